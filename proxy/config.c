@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT
+ * The directive table and its generic setters (nginx's ngx_command_t idea:
+ * name, value kind, offsetof the field, bounds). The YAML file reader will
+ * reuse the same table.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/tb.h"
+#include "proxy/config.h"
+#include "proxy/log.h"
+
+enum directive_kind {
+    DIRECTIVE_ADDRESS,  /* HOST:PORT or [IPv6]:PORT */
+    DIRECTIVE_UINT,     /* decimal integer in [min, max] */
+    DIRECTIVE_SIZE,     /* bytes, optional k/m suffix (KiB/MiB), in [min, max] */
+    DIRECTIVE_DURATION, /* seconds, fractional allowed, in [min, max] ms */
+    DIRECTIVE_LOG_LEVEL,
+};
+
+struct directive {
+    const char *name;
+    enum directive_kind kind;
+    size_t offset;
+    uint64_t min, max;
+    const char *arg;  /* placeholder shown in --help */
+    const char *help; /* one line for --help, default included */
+};
+
+#define FIELD(f) offsetof(struct tb_config, f)
+#define DAY_MS (24ull * 3600 * 1000)
+
+static const struct directive directives[] = {
+    {"listen", DIRECTIVE_ADDRESS, FIELD(listen), 0, 0, "HOST:PORT",
+     "address to accept client connections on (required)"},
+    {"upstream", DIRECTIVE_ADDRESS, FIELD(upstream), 0, 0, "HOST:PORT",
+     "address of the service behind the proxy (required)"},
+    {"workers", DIRECTIVE_UINT, FIELD(workers), 1, 256, "N",
+     "worker threads, each with its own event loop and listener (default 1)"},
+    {"connect-timeout", DIRECTIVE_DURATION, FIELD(connect_timeout_ms), 1, DAY_MS, "S",
+     "upstream connect timeout in seconds, 504 when exceeded (default 5)"},
+    {"header-timeout", DIRECTIVE_DURATION, FIELD(header_timeout_ms), 1, DAY_MS, "S",
+     "time to receive a whole request head, 408 when exceeded (default 10)"},
+    {"upstream-timeout", DIRECTIVE_DURATION, FIELD(upstream_timeout_ms), 1, DAY_MS, "S",
+     "upstream silence allowed while a response is due, 504 when exceeded (default 60)"},
+    {"idle-timeout", DIRECTIVE_DURATION, FIELD(idle_timeout_ms), 1, DAY_MS, "S",
+     "keep-alive idle time, client and pooled upstream connections (default 60)"},
+    {"drain-timeout", DIRECTIVE_DURATION, FIELD(drain_timeout_ms), 0, DAY_MS, "S",
+     "on SIGTERM/SIGINT, time given to in-flight requests (default 30)"},
+    {"max-header-size", DIRECTIVE_SIZE, FIELD(max_header_size), 256, 16u << 20, "BYTES",
+     "largest request head, 431 beyond it (default 65536)"},
+    {"max-request-line", DIRECTIVE_SIZE, FIELD(max_request_line), 64, 16u << 20, "BYTES",
+     "longest request line, 414 beyond it (default 8192)"},
+    {"max-idle-upstream", DIRECTIVE_UINT, FIELD(max_idle_upstream), 0, 100000, "N",
+     "idle upstream connections kept per worker (default 32)"},
+    {"log-level", DIRECTIVE_LOG_LEVEL, FIELD(log_level), 0, 0, "LEVEL",
+     "debug, info, warn or error (default info)"},
+};
+
+void tb_config_defaults(struct tb_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->workers = 1;
+    cfg->connect_timeout_ms = 5000;
+    cfg->header_timeout_ms = 10000;
+    cfg->upstream_timeout_ms = 60000;
+    cfg->idle_timeout_ms = 60000;
+    cfg->drain_timeout_ms = 30000;
+    cfg->max_header_size = 65536;
+    cfg->max_request_line = 8192;
+    cfg->max_idle_upstream = 32;
+    cfg->log_level = TB_LOG_INFO;
+}
+
+void tb_address_format(const struct tb_address *addr, char *buf, size_t buf_size)
+{
+    int v6 = strchr(addr->host, ':') != NULL;
+
+    snprintf(buf, buf_size, "%s%s%s:%s", v6 ? "[" : "", addr->host, v6 ? "]" : "", addr->port);
+}
+
+/* ------------------------------------------------------------------------ */
+/* setters: return NULL on success, else the accepted form                   */
+
+static const char *set_address(struct tb_address *addr, const char *value)
+{
+    const char *host = value, *host_end, *port;
+    char *end;
+    unsigned long n;
+
+    if (value[0] == '[') {
+        host = value + 1;
+        host_end = strchr(host, ']');
+        if (host_end == NULL || host_end[1] != ':')
+            return "HOST:PORT or [IPv6]:PORT";
+        port = host_end + 2;
+    } else {
+        host_end = strrchr(value, ':');
+        if (host_end == NULL || memchr(value, ':', (size_t)(host_end - value)) != NULL)
+            return "HOST:PORT or [IPv6]:PORT";
+        port = host_end + 1;
+    }
+    if (host_end == host || (size_t)(host_end - host) >= sizeof(addr->host))
+        return "HOST:PORT with a non-empty host";
+    errno = 0;
+    n = strtoul(port, &end, 10);
+    if (*port < '0' || *port > '9' || *end != '\0' || errno != 0 || n > 65535)
+        return "HOST:PORT with a port from 0 to 65535";
+    memcpy(addr->host, host, (size_t)(host_end - host));
+    addr->host[host_end - host] = '\0';
+    snprintf(addr->port, sizeof(addr->port), "%lu", n);
+    return NULL;
+}
+
+static const char *parse_uint(const char *value, uint64_t multiplier_ok, uint64_t *out)
+{
+    char *end;
+    unsigned long long n;
+
+    errno = 0;
+    if (*value < '0' || *value > '9')
+        return "a non-negative integer";
+    n = strtoull(value, &end, 10);
+    if (errno != 0)
+        return "a smaller number";
+    if (multiplier_ok && (*end == 'k' || *end == 'K')) {
+        n *= 1024;
+        end++;
+    } else if (multiplier_ok && (*end == 'm' || *end == 'M')) {
+        n *= 1024 * 1024;
+        end++;
+    }
+    if (*end != '\0')
+        return multiplier_ok ? "a byte count, optionally with a k or m suffix"
+                             : "a non-negative integer";
+    *out = n;
+    return NULL;
+}
+
+static const char *parse_duration(const char *value, uint64_t *ms)
+{
+    char *end;
+    double seconds;
+
+    if ((*value < '0' || *value > '9') && *value != '.')
+        return "seconds, e.g. 5 or 0.25";
+    errno = 0;
+    seconds = strtod(value, &end);
+    if (*end != '\0' || errno != 0 || !isfinite(seconds) || seconds < 0 || seconds > 1e9)
+        return "seconds, e.g. 5 or 0.25";
+    *ms = (uint64_t)llround(seconds * 1000.0);
+    return NULL;
+}
+
+static const char *apply_directive(struct tb_config *cfg, const struct directive *d,
+                                   const char *value, char *hint, size_t hint_size)
+{
+    char *field = (char *)cfg + d->offset;
+    const char *form;
+    uint64_t n = 0;
+
+    switch (d->kind) {
+    case DIRECTIVE_ADDRESS:
+        return set_address((struct tb_address *)field, value);
+    case DIRECTIVE_UINT:
+    case DIRECTIVE_SIZE:
+        form = parse_uint(value, d->kind == DIRECTIVE_SIZE, &n);
+        if (form != NULL)
+            return form;
+        break;
+    case DIRECTIVE_DURATION:
+        form = parse_duration(value, &n);
+        if (form != NULL)
+            return form;
+        break;
+    case DIRECTIVE_LOG_LEVEL: {
+        static const char *const levels[] = {"debug", "info", "warn", "error"};
+
+        for (unsigned i = 0; i < TB_ARRAY_SIZE(levels); i++) {
+            if (strcmp(value, levels[i]) == 0) {
+                *(unsigned *)field = i;
+                return NULL;
+            }
+        }
+        return "one of debug, info, warn, error";
+    }
+    }
+    if (n < d->min || n > d->max) {
+        if (d->kind == DIRECTIVE_DURATION)
+            snprintf(hint, hint_size, "seconds from %g to %g", (double)d->min / 1000,
+                     (double)d->max / 1000);
+        else
+            snprintf(hint, hint_size, "a value from %llu to %llu", (unsigned long long)d->min,
+                     (unsigned long long)d->max);
+        return hint;
+    }
+    switch (d->kind) {
+    case DIRECTIVE_UINT:
+        *(unsigned *)field = (unsigned)n;
+        break;
+    case DIRECTIVE_SIZE:
+        *(size_t *)field = (size_t)n;
+        break;
+    case DIRECTIVE_DURATION:
+        *(uint64_t *)field = n;
+        break;
+    case DIRECTIVE_ADDRESS:
+    case DIRECTIVE_LOG_LEVEL:
+        tb_bug("directive kind already handled");
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* command line                                                              */
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: tracebridge --listen HOST:PORT --upstream HOST:PORT [options]\n\n"
+                 "A transparent HTTP/1.1 reverse proxy that keeps distributed traces connected.\n\n"
+                 "options:\n");
+    for (size_t i = 0; i < TB_ARRAY_SIZE(directives); i++) {
+        char flag[64];
+
+        snprintf(flag, sizeof(flag), "--%s %s", directives[i].name, directives[i].arg);
+        fprintf(out, "  %-28s %s\n", flag, directives[i].help);
+    }
+    fprintf(out, "  %-28s %s\n  %-28s %s\n", "--help", "print this help and exit", "--version",
+            "print the version and exit");
+}
+
+enum tb_config_cli_result tb_config_parse_cli(struct tb_config *cfg, int argc, char **argv,
+                                              FILE *out, FILE *err)
+{
+    int have_listen = 0, have_upstream = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *name, *value, *eq, *form;
+        const struct directive *d = NULL;
+        char hint[96];
+        size_t name_len;
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            print_usage(out);
+            return TB_CONFIG_CLI_EXIT_OK;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            fprintf(out, "tracebridge %s\n", TB_VERSION);
+            return TB_CONFIG_CLI_EXIT_OK;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(err, "tracebridge: unexpected argument '%s' (see --help)\n", arg);
+            return TB_CONFIG_CLI_ERROR;
+        }
+        name = arg + 2;
+        eq = strchr(name, '=');
+        name_len = eq ? (size_t)(eq - name) : strlen(name);
+        for (size_t k = 0; k < TB_ARRAY_SIZE(directives); k++) {
+            if (strlen(directives[k].name) == name_len &&
+                memcmp(directives[k].name, name, name_len) == 0)
+                d = &directives[k];
+        }
+        if (d == NULL) {
+            fprintf(err, "tracebridge: unknown option '--%.*s' (see --help)\n", (int)name_len,
+                    name);
+            return TB_CONFIG_CLI_ERROR;
+        }
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            fprintf(err, "tracebridge: option '--%s' needs a value: %s\n", d->name, d->arg);
+            return TB_CONFIG_CLI_ERROR;
+        }
+        form = apply_directive(cfg, d, value, hint, sizeof(hint));
+        if (form != NULL) {
+            fprintf(err, "tracebridge: invalid value '%s' for '--%s': expected %s\n", value,
+                    d->name, form);
+            return TB_CONFIG_CLI_ERROR;
+        }
+        have_listen |= d->offset == FIELD(listen);
+        have_upstream |= d->offset == FIELD(upstream);
+    }
+    if (!have_listen || !have_upstream) {
+        fprintf(err, "tracebridge: %s is required (see --help)\n",
+                !have_listen ? "--listen HOST:PORT" : "--upstream HOST:PORT");
+        return TB_CONFIG_CLI_ERROR;
+    }
+    return TB_CONFIG_CLI_RUN;
+}

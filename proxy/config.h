@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT
+ * Configuration: a directive table maps each setting to a typed field of
+ * struct tb_config. Command-line flags go through the same table and setters,
+ * so names, ranges and defaults cannot drift apart. The result is immutable
+ * once the workers start.
+ */
+#ifndef TB_PROXY_CONFIG_H
+#define TB_PROXY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct tb_address {
+    char host[256]; /* host name or IP literal, without brackets */
+    char port[8];
+};
+
+struct tb_config {
+    struct tb_address listen;
+    struct tb_address upstream;
+    unsigned workers;
+    uint64_t connect_timeout_ms;  /* upstream connect */
+    uint64_t header_timeout_ms;   /* a whole request head, from its first byte */
+    uint64_t upstream_timeout_ms; /* between two reads from the upstream, and sends to it */
+    uint64_t idle_timeout_ms;     /* keep-alive, both sides; client sends and reads */
+    uint64_t drain_timeout_ms;    /* SIGTERM/SIGINT: time left for in-flight requests */
+    size_t max_header_size;       /* request head in bytes → 431 */
+    size_t max_request_line;      /* request line in bytes → 414 */
+    unsigned max_idle_upstream;   /* idle pooled upstream connections per worker */
+    unsigned log_level;           /* enum tb_log_level */
+};
+
+/** Fills `cfg` with the documented defaults (no listen or upstream address). */
+void tb_config_defaults(struct tb_config *cfg);
+
+enum tb_config_cli_result {
+    TB_CONFIG_CLI_RUN = 0,     /* configuration complete: run the proxy */
+    TB_CONFIG_CLI_EXIT_OK = 1, /* --help or --version was printed */
+    TB_CONFIG_CLI_ERROR = 2,   /* an error was printed to `err` */
+};
+
+/**
+ * Applies command-line flags (`--name value` or `--name=value`) to `cfg` and
+ * checks that the required ones were given. Prints --help / --version to
+ * `out` and errors (naming the flag and the accepted form) to `err`.
+ * Never allocates.
+ */
+enum tb_config_cli_result tb_config_parse_cli(struct tb_config *cfg, int argc, char **argv,
+                                              FILE *out, FILE *err);
+
+/** Writes "host:port", bracketing IPv6 literals, into `buf` (NUL-terminated). */
+void tb_address_format(const struct tb_address *addr, char *buf, size_t buf_size);
+
+#endif

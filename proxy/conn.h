@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT
+ * A client connection and the exchanges it carries: read a request head, forward
+ * it and stream its body to an upstream connection, stream the response back.
+ * One exchange at a time per connection, so pipelined requests are answered in
+ * order. An idle connection holds no buffers and no arena.
+ */
+#ifndef TB_PROXY_CONN_H
+#define TB_PROXY_CONN_H
+
+#include <sys/socket.h>
+
+struct tb_worker;
+
+/** Takes ownership of the accepted socket `fd` and starts serving it. */
+void tb_conn_accept(struct tb_worker *w, int fd, const struct sockaddr *peer, socklen_t peer_len);
+
+/**
+ * Starts a drain on every connection of `w`: idle ones close now, busy ones
+ * close after their current response.
+ */
+void tb_conn_drain_all(struct tb_worker *w);
+
+/** Closes every connection of `w` at once (drain deadline, shutdown). */
+void tb_conn_close_all(struct tb_worker *w);
+
+#endif

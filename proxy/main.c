@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT
+ * Entry point: flags, listening sockets, workers, signals. No proxy logic.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/tb.h"
+#include "proxy/config.h"
+#include "proxy/log.h"
+#include "proxy/worker.h"
+
+#define LISTEN_BACKLOG 4096
+
+/* Binds a listening socket. `port_override` replaces the configured port when
+ * non-NULL, so workers 2..N share the port the kernel gave worker 1 for ":0". */
+static int open_listener(const struct tb_address *addr, const char *port_override, char *bound_port,
+                         size_t bound_port_size)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    struct sockaddr_storage ss;
+    socklen_t ss_len = sizeof(ss);
+    int fd = -1, one = 1, err;
+
+    err = getaddrinfo(addr->host, port_override ? port_override : addr->port, &hints, &res);
+    if (err != 0) {
+        tb_log(TB_LOG_ERROR, "listen_error", " address=%s:%s error=\"%s\"", addr->host, addr->port,
+               gai_strerror(err));
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        goto fail;
+    /* SO_REUSEPORT gives every worker its own accept queue on one port. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &ss_len) != 0)
+        goto fail;
+    getnameinfo((struct sockaddr *)&ss, ss_len, NULL, 0, bound_port, (socklen_t)bound_port_size,
+                NI_NUMERICSERV);
+    freeaddrinfo(res);
+    return fd;
+fail:
+    tb_log(TB_LOG_ERROR, "listen_error", " address=%s:%s error=\"%s\"", addr->host, addr->port,
+           strerror(errno));
+    if (fd != -1)
+        close(fd);
+    freeaddrinfo(res);
+    return -1;
+}
+
+static int resolve_upstream(const struct tb_address *addr, struct sockaddr_storage *out,
+                            socklen_t *out_len)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int err = getaddrinfo(addr->host, addr->port, &hints, &res);
+
+    if (err != 0) {
+        tb_log(TB_LOG_ERROR, "upstream_error", " address=%s:%s error=\"%s\"", addr->host,
+               addr->port, gai_strerror(err));
+        return -1;
+    }
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    *out_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct tb_config cfg;
+    struct tb_worker *workers;
+    struct sockaddr_storage upstream;
+    socklen_t upstream_len = 0;
+    sigset_t stop_signals;
+    char port[16] = "", listen_name[300];
+    unsigned started = 0;
+    int sig = 0, status = 0;
+
+    tb_config_defaults(&cfg);
+    switch (tb_config_parse_cli(&cfg, argc, argv, stdout, stderr)) {
+    case TB_CONFIG_CLI_RUN:
+        break;
+    case TB_CONFIG_CLI_EXIT_OK:
+        return 0;
+    case TB_CONFIG_CLI_ERROR:
+        return 2;
+    }
+    tb_log_set_level((enum tb_log_level)cfg.log_level);
+    if (resolve_upstream(&cfg.upstream, &upstream, &upstream_len) != 0)
+        return 1;
+
+    /* Signals are taken by sigwait in this thread only; workers never see
+     * them. A peer that closes mid-write must not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+    workers = tb_xcalloc(cfg.workers, sizeof(*workers));
+    for (unsigned i = 0; i < cfg.workers; i++) {
+        int fd = open_listener(&cfg.listen, i == 0 ? NULL : port, port, sizeof(port));
+
+        if (fd < 0 || tb_worker_init(&workers[i], i, &cfg, fd, (struct sockaddr *)&upstream,
+                                     upstream_len) != TB_OK) {
+            status = 1;
+            if (fd >= 0)
+                tb_worker_join(&workers[i]);
+            break;
+        }
+        if (tb_worker_start(&workers[i]) != TB_OK) {
+            status = 1;
+            break;
+        }
+        started++;
+    }
+    if (status == 0) {
+        struct tb_address bound = cfg.listen;
+
+        snprintf(bound.port, sizeof(bound.port), "%s", port);
+        tb_address_format(&bound, listen_name, sizeof(listen_name));
+        tb_log(TB_LOG_INFO, "listening", " address=%s workers=%u version=%s", listen_name,
+               cfg.workers, TB_VERSION);
+        while (sigwait(&stop_signals, &sig) != 0)
+            ;
+        tb_log(TB_LOG_INFO, "shutdown", " signal=%s drain_timeout_ms=%llu",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)cfg.drain_timeout_ms);
+    }
+    for (unsigned i = 0; i < started; i++)
+        tb_worker_stop(&workers[i]);
+    for (unsigned i = 0; i < started; i++)
+        tb_worker_join(&workers[i]);
+    tb_free(workers);
+    libevent_global_shutdown();
+    if (status == 0)
+        tb_log(TB_LOG_INFO, "exit", " status=0");
+    return status;
+}
