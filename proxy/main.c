@@ -85,7 +85,7 @@ int main(int argc, char **argv)
     struct sockaddr_storage upstream;
     socklen_t upstream_len = 0;
     sigset_t stop_signals;
-    char port[16] = "", listen_name[300];
+    char port[sizeof(cfg.listen.port)] = "", listen_name[300];
     unsigned started = 0;
     int sig = 0, status = 0;
 
