@@ -42,8 +42,10 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT_CFLAGS) $(SAN_FLAGS) \
 	$(WARN) -I. -I$(LLHTTP_INC_DIR) $(PKG_CFLAGS) $(CFLAGS)
-# llhttp's generated C warns under -Wextra: it gets its own, quieter flags.
-LLHTTP_CFLAGS = -std=c11 $(OPT_CFLAGS) $(SAN_FLAGS) -w -I$(LLHTTP_INC_DIR)
+# llhttp's generated C warns under -Wextra: it gets its own, quieter flags. Its
+# strict mode rejects what the default mode lets through (a chunk not followed
+# by CRLF, for one), which would otherwise reach the upstream.
+LLHTTP_CFLAGS = -std=c11 $(OPT_CFLAGS) $(SAN_FLAGS) -w -DLLHTTP_STRICT_MODE=1 -I$(LLHTTP_INC_DIR)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 LIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
@@ -80,8 +82,8 @@ build: $(BIN) $(UNIT_BINS)
 # Rebuild everything when the flags change (the stamp holds them).
 $(B)/.flags: FORCE
 	$(Q)mkdir -p $(B)
-	$(Q)echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL)' | cmp -s - $@ || \
-		echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL)' > $@
+	$(Q)echo '$(CC) $(CFLAGS_ALL) $(LLHTTP_CFLAGS) $(LDFLAGS_ALL)' | cmp -s - $@ || \
+		echo '$(CC) $(CFLAGS_ALL) $(LLHTTP_CFLAGS) $(LDFLAGS_ALL)' > $@
 FORCE:
 
 $(B)/obj/%.o: %.c $(B)/.flags

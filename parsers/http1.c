@@ -63,12 +63,12 @@ static const struct tb_reason *check_head_bytes(const char *head, size_t len, in
     const char *p = head, *end = head + len;
     int first_line = 1;
 
-    /* The final empty line has no content to check; trimming it keeps the
-     * loop from reading it as a header line. */
-    if (len >= 2 && head[len - 2] == '\r')
-        end -= 2;
-    else if (len >= 1)
-        end -= 1;
+    /* The final empty line has no content to check, but must itself end
+     * with CR LF; trimming it keeps the loop from reading it as a header. */
+    TB_ASSERT(len >= 2 && head[len - 1] == '\n');
+    if (head[len - 2] != '\r')
+        return is_request ? &tb_reason_bare_lf : &tb_reason_upstream_bad_response;
+    end -= 2;
 
     while (p < end) {
         const char *line = p, *lf = memchr(p, '\n', (size_t)(end - p));
@@ -318,8 +318,6 @@ static const struct tb_reason *classify_llhttp_error(const struct tb_http1_parse
 {
     if (p->_kind == TB_HTTP1_RESPONSE)
         return &tb_reason_upstream_bad_response;
-    if (err == HPE_INVALID_CHUNK_SIZE)
-        return &tb_reason_bad_chunk;
     if (p->_num_cl != 0 && p->_num_te != 0)
         return &tb_reason_cl_and_te;
     if (p->_num_cl > 1)
@@ -489,8 +487,12 @@ int tb_http1_parse_body(struct tb_http1_parser *p, const char *data, size_t len,
         *consumed = (size_t)(llhttp_get_error_pos(&p->llhttp) - data);
         return TB_OK;
     }
+    /* After the head only the body framing can be wrong: for a request that
+     * is the chunk syntax (sizes, CRLF after data, trailers). */
     if (p->error == NULL)
-        p->error = classify_llhttp_error(p, err);
+        p->error = p->_kind == TB_HTTP1_RESPONSE   ? &tb_reason_upstream_bad_response
+                   : (p->llhttp.flags & F_CHUNKED) ? &tb_reason_bad_chunk
+                                                   : &tb_reason_bad_request;
     *consumed = 0;
     return TB_EINVAL;
 }

@@ -90,7 +90,8 @@ static void conn_on_upstream_read(struct bufferevent *bev, void *arg);
 static void conn_on_upstream_write(struct bufferevent *bev, void *arg);
 static void conn_on_upstream_event(struct bufferevent *bev, short events, void *arg);
 static void conn_read_head(struct tb_conn *c);
-static void conn_read_response(struct tb_conn *c);
+static void conn_on_upstream_closed(struct tb_conn *c);
+static int conn_read_response(struct tb_conn *c);
 
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                   */
@@ -491,6 +492,7 @@ static void conn_read_head(struct tb_conn *c)
         return;
     }
     evbuffer_remove(in, head, head_len);
+    c->r->head_scanned = 0; /* the response head is searched from its start */
     ret = tb_http1_parse_head(&c->r->req_parser, c->arena, head, head_len, 0, &c->r->req);
     if (ret != TB_OK) {
         conn_reply_error(c, c->r->req_parser.error); /* conn may be freed */
@@ -674,17 +676,18 @@ static int conn_read_response_head(struct tb_conn *c, int *freed)
     return 1;
 }
 
-static void conn_read_response(struct tb_conn *c)
+/* Parses and forwards what the upstream sent. Returns 1 when the exchange
+ * goes on and waits for more upstream bytes; 0 when the connection may have
+ * been freed or the exchange ended (the caller must not touch `c`). */
+static int conn_read_response(struct tb_conn *c)
 {
     struct evbuffer *in, *out = bufferevent_get_output(c->client);
     int freed;
 
     while (!(c->flags & TB_CONN_F_RESP_HEAD)) {
         if (!conn_read_response_head(c, &freed))
-            return; /* conn may be freed */
+            return !freed && c->state == TB_CONN_EXCHANGE; /* conn may be freed */
     }
-    if (c->state != TB_CONN_EXCHANGE)
-        return;
     in = bufferevent_get_input(c->up->bev);
     while (evbuffer_get_length(in) != 0) {
         struct evbuffer_iovec vec;
@@ -692,12 +695,12 @@ static void conn_read_response(struct tb_conn *c)
         int ret;
 
         if (conn_apply_backpressure(c, c->up->bev, out, TB_CONN_F_UP_PAUSED))
-            return;
+            return 1;
         evbuffer_peek(in, -1, NULL, &vec, 1);
         ret = tb_http1_parse_body(&c->r->resp_parser, vec.iov_base, vec.iov_len, &consumed);
         if (ret == TB_EINVAL) {
-            conn_abort(c, &tb_reason_upstream_bad_response); /* conn may be freed */
-            return;
+            conn_abort(c, &tb_reason_upstream_bad_response); /* conn freed */
+            return 0;
         }
         if (c->flags & TB_CONN_F_DECHUNK)
             evbuffer_drain(in, consumed); /* decoded bytes already went out */
@@ -705,9 +708,10 @@ static void conn_read_response(struct tb_conn *c)
             evbuffer_remove_buffer(in, out, consumed);
         if (ret == TB_OK) {
             conn_finish_exchange(c); /* conn may be freed */
-            return;
+            return 0;
         }
     }
+    return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -757,7 +761,10 @@ static void conn_on_client_write(struct bufferevent *bev, void *arg)
     case TB_CONN_EXCHANGE:
         if (c->flags & TB_CONN_F_UP_PAUSED) {
             conn_resume_upstream(c);
-            conn_read_response(c); /* bytes already buffered; conn may be freed */
+            /* Parse what is already buffered; if the upstream closed while
+             * reads were paused, its close is handled now. */
+            if (conn_read_response(c) && c->up->is_closed)
+                conn_on_upstream_closed(c); /* conn may be freed */
         }
         return;
     case TB_CONN_TUNNEL:
@@ -886,7 +893,7 @@ static int conn_retry_on_fresh_upstream(struct tb_conn *c)
     return 1;
 }
 
-static void conn_on_upstream_closed(struct tb_conn *c, short events)
+static void conn_on_upstream_closed(struct tb_conn *c)
 {
     struct evbuffer *client_out = bufferevent_get_output(c->client);
 
@@ -909,10 +916,14 @@ static void conn_on_upstream_closed(struct tb_conn *c, short events)
         return;
     }
     /* Bytes that arrived with the close are still to be parsed. */
-    conn_read_response(c);
-    if (c->state != TB_CONN_EXCHANGE || c->r == NULL || (c->flags & TB_CONN_F_UP_PAUSED))
+    if (!conn_read_response(c))
         return; /* conn may be freed, or the exchange finished */
-    if ((events & BEV_EVENT_EOF) && (c->r->resp.flags & TB_MSG_F_BODY_UNTIL_EOF) &&
+    if (c->flags & TB_CONN_F_UP_PAUSED) {
+        /* The client is slow: the write callback parses the rest of the
+         * input later, and sees the close then. */
+        return;
+    }
+    if (c->up->closed_by_eof && (c->r->resp.flags & TB_MSG_F_BODY_UNTIL_EOF) &&
         tb_http1_finish(&c->r->resp_parser) == TB_OK) {
         conn_flush_and_close(c); /* conn may be freed */
         return;
@@ -937,7 +948,9 @@ static void conn_on_upstream_event(struct bufferevent *bev, short events, void *
         return;
     }
     if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        conn_on_upstream_closed(c, events); /* conn may be freed */
+        c->up->is_closed = 1;
+        c->up->closed_by_eof = (events & BEV_EVENT_EOF) != 0;
+        conn_on_upstream_closed(c); /* conn may be freed */
         return;
     }
     if (!(events & BEV_EVENT_TIMEOUT))

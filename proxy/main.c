@@ -132,8 +132,9 @@ int main(int argc, char **argv)
 
         snprintf(bound.port, sizeof(bound.port), "%s", port);
         tb_address_format(&bound, listen_name, sizeof(listen_name));
-        tb_log(TB_LOG_INFO, "listening", " address=%s workers=%u version=%s", listen_name,
-               cfg.workers, TB_VERSION);
+        for (unsigned i = 0; i < cfg.workers; i++)
+            tb_log(TB_LOG_INFO, "listening", " address=%s worker=%u workers=%u version=%s",
+                   listen_name, i, cfg.workers, TB_VERSION);
         while (sigwait(&stop_signals, &sig) != 0)
             ;
         tb_log(TB_LOG_INFO, "shutdown", " signal=%s drain_timeout_ms=%llu",

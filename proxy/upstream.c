@@ -95,7 +95,7 @@ void tb_upstream_release(struct tb_upstream *up)
 {
     struct tb_worker *w = up->worker;
 
-    if (w->draining || w->cfg->max_idle_upstream == 0 ||
+    if (w->draining || up->is_closed || w->cfg->max_idle_upstream == 0 ||
         evbuffer_get_length(bufferevent_get_input(up->bev)) != 0) {
         tb_upstream_free(up);
         return;

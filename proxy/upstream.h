@@ -17,6 +17,8 @@ struct tb_upstream {
     struct tb_list pool_link; /* in worker->idle_upstreams while pooled */
     unsigned is_reused : 1;   /* came from the pool for the current exchange */
     unsigned is_connected : 1;
+    unsigned is_closed : 1;     /* EOF or error seen: never pooled */
+    unsigned closed_by_eof : 1; /* the close was an orderly EOF, not an error */
 };
 
 /**
