@@ -23,6 +23,7 @@ REASON(header_too_large, 431, "request header fields too large");
 REASON(header_timeout, 408, "request header not received in time");
 REASON(body_timeout, 408, "request body not received in time");
 REASON(request_too_large, 500, "request needs more memory than allowed");
+REASON(version_not_supported, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
 
 REASON(upstream_refused, 502, "upstream refused the connection");
 REASON(upstream_unreachable, 502, "upstream unreachable");
@@ -60,6 +61,8 @@ const char *tb_status_phrase(int status)
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Unknown";
     }

@@ -163,8 +163,17 @@ static int on_header_value(llhttp_t *llhttp, const char *at, size_t len)
         iov_extend(&p->_value, at, len);
         return 0;
     }
-    /* Trailer fields are forwarded as received, so they get the same
-     * control-character rule as head fields here. */
+    /* Trailer fields are forwarded as received, so they get the head's rules
+     * here. Pieces of one value are adjacent in the byte stream, even when
+     * split across calls; a gap means a folded line (obs-fold, RFC 9112 §5.2). */
+    uint64_t at_offset = p->_exec_offset + (uint64_t)(at - p->_exec_data);
+
+    if (p->_trailer_value_end != 0 && at_offset != p->_trailer_value_end) {
+        p->error =
+            p->_kind == TB_HTTP1_REQUEST ? &tb_reason_obs_fold : &tb_reason_upstream_bad_response;
+        return HPE_USER;
+    }
+    p->_trailer_value_end = at_offset + len;
     for (size_t i = 0; i < len; i++) {
         if (is_ctl((unsigned char)at[i])) {
             p->error = p->_kind == TB_HTTP1_REQUEST ? &tb_reason_control_char
@@ -180,8 +189,10 @@ static int on_header_value_complete(llhttp_t *llhttp)
     struct tb_http1_parser *p = parser_of(llhttp);
     struct tb_iov value = p->_value;
 
-    if (!p->_in_head)
+    if (!p->_in_head) {
+        p->_trailer_value_end = 0;
         return 0;
+    }
     if (value.base == NULL)
         value.base = "";
     /* RFC 9110 §5.5: the field value excludes surrounding whitespace. */
@@ -191,6 +202,16 @@ static int on_header_value_complete(llhttp_t *llhttp)
     while (value.len != 0 && (value.base[0] == ' ' || value.base[0] == '\t')) {
         value.base++;
         value.len--;
+    }
+    /* llhttp 8.1 matches "chunked", "close" and "upgrade" without trimming a
+     * tab, so "chunked<TAB>" would frame differently from what the header
+     * says once forwarded. Framing headers with a tab are refused instead. */
+    if ((p->_name_token == TB_HDR_TRANSFER_ENCODING || p->_name_token == TB_HDR_CONNECTION ||
+         p->_name_token == TB_HDR_CONTENT_LENGTH) &&
+        memchr(p->_value.base ? p->_value.base : "", '\t', p->_value.len) != NULL) {
+        p->error = p->_kind == TB_HTTP1_REQUEST ? &tb_reason_bad_request
+                                                : &tb_reason_upstream_bad_response;
+        return HPE_USER;
     }
     if (tb_headers_add_known(p->_arena, &p->_msg->headers, p->_name_token, p->_name, value) !=
         TB_OK) {
@@ -305,6 +326,9 @@ void tb_http1_parser_init(struct tb_http1_parser *p, enum tb_http1_kind kind)
     p->on_body_arg = NULL;
     p->_name = p->_value = (struct tb_iov){NULL, 0};
     p->_name_token = TB_HDR_UNKNOWN;
+    p->_trailer_value_end = 0;
+    p->_exec_offset = 1; /* so that 0 can mean "no trailer value piece yet" */
+    p->_exec_data = NULL;
     p->_num_cl = p->_num_te = p->_num_host = 0;
     p->_kind = (uint8_t)kind;
     p->_in_head = 0;
@@ -411,6 +435,17 @@ static const struct tb_reason *check_request_semantics(struct tb_http1_parser *p
     return normalize_target(p->_arena, msg);
 }
 
+/* "HTTP/1.x DDD" then SP or the line end: the status has exactly 3 digits. */
+static int has_three_digit_status(const char *head)
+{
+    const char *d = head + sizeof("HTTP/1.1 ") - 1;
+
+    for (int i = 0; i < 3; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return 0;
+    return d[3] == ' ' || d[3] == '\r';
+}
+
 int tb_http1_parse_head(struct tb_http1_parser *p, struct tb_arena *arena, const char *head,
                         size_t head_len, unsigned flags, struct tb_http_msg *msg)
 {
@@ -443,7 +478,8 @@ int tb_http1_parse_head(struct tb_http1_parser *p, struct tb_arena *arena, const
         }
         msg->flags |= TB_MSG_F_NO_BODY;
     } else if (err != HPE_OK) {
-        p->error = classify_llhttp_error(p, err);
+        if (err != HPE_USER || p->error == NULL)
+            p->error = classify_llhttp_error(p, err);
         goto out;
     }
     if (msg->method.base == NULL)
@@ -452,6 +488,20 @@ int tb_http1_parse_head(struct tb_http1_parser *p, struct tb_arena *arena, const
         msg->target = (struct tb_iov){"", 0};
     if (msg->reason.base == NULL)
         msg->reason = (struct tb_iov){"", 0};
+    /* RFC 9112 §2.3: only HTTP/1.x is spoken here; RFC 9110 §15: a status
+     * code is three digits from 100 (llhttp also accepts "20" or "099"). */
+    if (is_request && msg->target.len == 0) {
+        p->error = &tb_reason_bad_request;
+        goto out;
+    }
+    if (msg->version_major != 1) {
+        p->error = is_request ? &tb_reason_version_not_supported : &tb_reason_upstream_bad_response;
+        goto out;
+    }
+    if (!is_request && (msg->status < 100 || msg->status > 999 || !has_three_digit_status(head))) {
+        p->error = &tb_reason_upstream_bad_response;
+        goto out;
+    }
     if (is_request) {
         p->error = check_request_semantics(p, msg);
         if (p->error != NULL) {
@@ -478,7 +528,9 @@ int tb_http1_parse_body(struct tb_http1_parser *p, const char *data, size_t len,
         *consumed = 0;
         return TB_OK;
     }
+    p->_exec_data = data;
     err = llhttp_execute(&p->llhttp, data, len);
+    p->_exec_offset += len;
     if (err == HPE_OK) {
         *consumed = len;
         return TB_EAGAIN;
@@ -509,51 +561,54 @@ int tb_http1_finish(struct tb_http1_parser *p)
 /* ------------------------------------------------------------------------ */
 /* hop-by-hop headers                                                       */
 
+/* A header marked for removal by a Connection option: its value view is
+ * cleared (parsed values always have a base, possibly ""). */
+#define HOP_REMOVED_BASE NULL
+
 struct connection_scan {
-    struct tb_http_msg *msg;
+    struct tb_headers *headers;
     int keep_upgrade;
 };
 
-static void remove_connection_option(struct tb_iov option, void *arg)
+static void mark_connection_option(struct tb_iov option, void *arg)
 {
     struct connection_scan *scan = arg;
+    struct tb_headers *h = scan->headers;
+    enum tb_hdr_token token = tb_hdr_lookup(option.base, option.len);
 
-    /* Options name headers to drop; "close", "keep-alive" and "upgrade" are
-     * also connection options (RFC 9110 §7.6.1). */
-    if (scan->keep_upgrade && tb_iov_caseeq(option, TB_STRLIT("upgrade")))
+    /* Options naming the message's framing or routing are ignored: dropping
+     * Content-Length or Transfer-Encoding while the body is forwarded as is
+     * would let the upstream read the body as another request. Connection
+     * itself goes anyway, and an Upgrade being granted must go through. */
+    if (token == TB_HDR_CONTENT_LENGTH || token == TB_HDR_TRANSFER_ENCODING ||
+        token == TB_HDR_HOST || token == TB_HDR_CONNECTION ||
+        (scan->keep_upgrade && token == TB_HDR_UPGRADE))
         return;
-    tb_headers_remove(&scan->msg->headers, option.base, option.len);
+    for (size_t i = 0; i < h->num; i++)
+        if (tb_iov_caseeq(h->entries[i].name, option.base, option.len))
+            h->entries[i].value.base = HOP_REMOVED_BASE;
 }
 
 void tb_http1_remove_hop_by_hop(struct tb_http_msg *msg, int keep_upgrade)
 {
     struct tb_headers *h = &msg->headers;
-    struct connection_scan scan = {msg, keep_upgrade};
-    ptrdiff_t i;
+    struct connection_scan scan = {h, keep_upgrade};
+    size_t kept = 0;
 
-    /* Collect the options before removing anything: the removals shift the
-     * table and may remove Connection headers themselves. Values borrow from
-     * the message storage, not from the table, so they stay valid. */
-    for (size_t n = tb_headers_count_token(h, TB_HDR_CONNECTION); n != 0; n--) {
-        i = tb_headers_find_token(h, TB_HDR_CONNECTION, 0);
-        if (i < 0)
-            break;
-        {
-            struct tb_iov value = h->entries[i].value;
+    /* Two passes: mark what the Connection options name, then compact. No
+     * header moves while options are applied, so every option is seen. */
+    for (size_t i = 0; i < h->num; i++)
+        if (h->entries[i].token == TB_HDR_CONNECTION)
+            tb_headers_each_list_item(h->entries[i].value, mark_connection_option, &scan);
+    for (size_t i = 0; i < h->num; i++) {
+        const struct tb_header *e = &h->entries[i];
+        int hop_by_hop = (tb_hdr_name(e->token)->flags & TB_HDR_F_HOP_BY_HOP) &&
+                         !(keep_upgrade && e->token == TB_HDR_UPGRADE);
 
-            tb_headers_remove_at(h, (size_t)i);
-            tb_headers_each_list_item(value, remove_connection_option, &scan);
-        }
+        if (!hop_by_hop && e->value.base != HOP_REMOVED_BASE)
+            h->entries[kept++] = *e;
     }
-    for (size_t k = 0; k < h->num;) {
-        const struct tb_header *e = &h->entries[k];
-
-        if ((tb_hdr_name(e->token)->flags & TB_HDR_F_HOP_BY_HOP) &&
-            !(keep_upgrade && e->token == TB_HDR_UPGRADE))
-            tb_headers_remove_at(h, k);
-        else
-            k++;
-    }
+    h->num = kept;
 }
 
 /* ------------------------------------------------------------------------ */

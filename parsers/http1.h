@@ -63,12 +63,15 @@ struct tb_http1_parser {
     void *on_body_arg;
     struct tb_iov _name, _value;
     uint16_t _num_cl, _num_te, _num_host;
-    uint8_t _name_token; /* enum tb_hdr_token of _name */
-    uint8_t _kind;       /* enum tb_http1_kind */
-    uint8_t _in_head;    /* head callbacks record into _msg */
-    uint8_t _skip_body;  /* response to HEAD */
-    uint8_t _done;       /* message complete */
-    uint8_t _nospace;    /* the arena ran out during the head */
+    uint64_t _trailer_value_end; /* stream offset after the last trailer value piece, or 0 */
+    uint64_t _exec_offset;       /* stream offset of `_exec_data` (body bytes fed so far) */
+    const char *_exec_data;      /* buffer of the llhttp_execute call in progress */
+    uint8_t _name_token;         /* enum tb_hdr_token of _name */
+    uint8_t _kind;               /* enum tb_http1_kind */
+    uint8_t _in_head;            /* head callbacks record into _msg */
+    uint8_t _skip_body;          /* response to HEAD */
+    uint8_t _done;               /* message complete */
+    uint8_t _nospace;            /* the arena ran out during the head */
 };
 
 /** Prepares `p` for the next message of `kind`. Never allocates. */
@@ -93,7 +96,11 @@ size_t tb_http1_find_head_end(const char *buf, size_t len, size_t from);
  * character in a field, CL with TE, repeated CL, any TE but a single
  * `chunked`, a missing or repeated Host on HTTP/1.1, or anything llhttp
  * rejects fails; so does a field name that is not a token. Responses follow the
- * same byte rules and fail with upstream_bad_response.
+ * same byte rules and fail with upstream_bad_response, as do a status code
+ * that is not three digits from 100 and any version but HTTP/1.x (requests
+ * fail with version_not_supported). Transfer-Encoding, Connection and
+ * Content-Length values containing a tab are refused: llhttp does not trim
+ * tabs when it interprets them.
  *
  * Returns TB_OK; TB_EINVAL with `p->error` naming the reason (for responses,
  * always upstream_bad_response); or TB_ENOSPC when `arena` is exhausted.
@@ -119,10 +126,12 @@ int tb_http1_parse_body(struct tb_http1_parser *p, const char *data, size_t len,
 int tb_http1_finish(struct tb_http1_parser *p);
 
 /**
- * Removes hop-by-hop headers (RFC 9110 §7.6.1): Connection and every header it
- * names, Keep-Alive, Proxy-Connection, TE, Trailer, and Upgrade unless
- * `keep_upgrade`. With `keep_upgrade` a `Connection: upgrade` is kept.
- * Never allocates.
+ * Removes hop-by-hop headers (RFC 9110 §7.6.1): every Connection header, every
+ * header a Connection option names (except Content-Length, Transfer-Encoding
+ * and Host, which frame and route the message and are never dropped), Keep-Alive,
+ * Proxy-Connection, TE, Trailer, and Upgrade unless `keep_upgrade`. Connection
+ * is removed even with `keep_upgrade`: the caller adds `Connection: upgrade`
+ * back. Keeps the order of the rest; never allocates.
  */
 void tb_http1_remove_hop_by_hop(struct tb_http_msg *msg, int keep_upgrade);
 
