@@ -25,11 +25,45 @@ enum tb_hdr_token {
     TB_HDR_UPGRADE,
     TB_HDR_X_FORWARDED_FOR,
     TB_HDR_X_FORWARDED_PROTO,
+    /* trace-context headers (propagators/): TB_HDR_F_TRACE_CONTEXT */
+    TB_HDR_TRACEPARENT,
+    TB_HDR_TRACESTATE,
+    TB_HDR_BAGGAGE,
+    TB_HDR_B3,
+    TB_HDR_X_B3_TRACEID,
+    TB_HDR_X_B3_SPANID,
+    TB_HDR_X_B3_PARENTSPANID,
+    TB_HDR_X_B3_SAMPLED,
+    TB_HDR_X_B3_FLAGS,
+    TB_HDR_UBER_TRACE_ID,
+    TB_HDR_JAEGER_DEBUG_ID,
+    TB_HDR_JAEGER_BAGGAGE,
+    TB_HDR_X_AMZN_TRACE_ID,
+    TB_HDR_OT_TRACER_TRACEID,
+    TB_HDR_OT_TRACER_SPANID,
+    TB_HDR_OT_TRACER_SAMPLED,
+    TB_HDR_X_DATADOG_TRACE_ID,
+    TB_HDR_X_DATADOG_PARENT_ID,
+    TB_HDR_X_DATADOG_SAMPLING_PRIORITY,
+    TB_HDR_X_DATADOG_ORIGIN,
+    TB_HDR_X_DATADOG_TAGS,
+    TB_HDR_SW8,
+    TB_HDR_SW8_X,
+    TB_HDR_SW8_CORRELATION,
+    TB_HDR_EAGLEEYE_TRACEID,
+    TB_HDR_EAGLEEYE_RPCID,
+    TB_HDR_EAGLEEYE_SPANID,
+    TB_HDR_EAGLEEYE_PSPANID,
+    TB_HDR_EAGLEEYE_SAMPLED,
+    TB_HDR_EAGLEEYE_PAPPNAME,
+    TB_HDR_EAGLEEYE_PRPC,
+    TB_HDR_EAGLEEYE_USERDATA,
     TB_HDR_NUM_TOKENS,
 };
 
 /* flags of struct tb_hdr_name */
-#define TB_HDR_F_HOP_BY_HOP 0x01 /* removed before forwarding (RFC 9110 §7.6.1) */
+#define TB_HDR_F_HOP_BY_HOP 0x01     /* removed before forwarding (RFC 9110 §7.6.1) */
+#define TB_HDR_F_TRACE_CONTEXT 0x02 /* read or written by a propagator */
 
 struct tb_hdr_name {
     struct tb_iov name; /* lower-case canonical spelling */
