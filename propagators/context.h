@@ -63,8 +63,8 @@ struct tb_sw8_extras {
     struct tb_iov instance;
     struct tb_iov endpoint;
     struct tb_iov target;
-    uint8_t sample;     /* field 1 as received: 0 or 1 */
-    struct tb_iov ext;  /* raw sw8-x value, empty when absent */
+    uint8_t sample;    /* field 1 as received: 0 or 1 */
+    struct tb_iov ext; /* raw sw8-x value, empty when absent */
 };
 
 struct tb_b3_extras {
@@ -100,9 +100,9 @@ struct tb_trace_ctx {
     uint8_t span_id[8];   /* the caller's span: the parent of the hop */
     uint8_t w3c_flags;    /* TB_W3C_FLAG_*; other bits are never kept */
     enum tb_sampling sampling;
-    uint8_t id_width;     /* 64 or 128: the trace id's width where it came from */
-    enum tb_format format; /* the format that produced the trace id */
-    uint32_t extras;       /* TB_FORMAT_BIT(f) set when that format's extras below are filled */
+    uint8_t id_width;         /* 64 or 128: the trace id's width where it came from */
+    enum tb_format format;    /* the format that produced the trace id */
+    uint32_t extras;          /* TB_FORMAT_BIT(f) set when that format's extras below are filled */
     struct tb_iov tracestate; /* validated W3C tracestate without our own member, or empty */
     /* The value of tracebridge's own tracestate member (propagators/tbstate.h):
      * as received on extract; on inject, the value to emit left-most (empty:
@@ -119,8 +119,8 @@ struct tb_trace_ctx {
 
 /* What the hop contributes to every injected format. */
 struct tb_hop {
-    uint8_t span_id[8];    /* the hop's span id: every format names it as parent */
-    struct tb_iov service; /* sw8 parent service (--service-name) */
+    uint8_t span_id[8];     /* the hop's span id: every format names it as parent */
+    struct tb_iov service;  /* sw8 parent service (--service-name) */
     struct tb_iov instance; /* sw8 parent instance (--service-instance) */
     struct tb_iov endpoint; /* sw8 parent endpoint "METHOD:/path", at most 150 bytes */
     struct tb_iov target;   /* sw8 target address: the upstream authority host:port */

@@ -24,7 +24,7 @@ struct tb_arena;
 struct tb_headers;
 
 struct tb_propagator {
-    const char *name;      /* OTEL_PROPAGATORS-style name: "tracecontext", "b3multi", ... */
+    const char *name; /* OTEL_PROPAGATORS-style name: "tracecontext", "b3multi", ... */
     enum tb_format format;
     /* Header tokens this format reads and writes: the policy removes them
      * when the format is replaced or cleared. */
@@ -33,6 +33,9 @@ struct tb_propagator {
     /* Lower-case name prefix of the format's baggage headers ("uberctx-",
      * "ot-baggage-"), or NULL: such headers also belong to the format. */
     const char *baggage_prefix;
+    /* Other formats whose headers this one's extractor also reads (TB_FORMAT_BIT
+     * set): `b3` falls back to the X-B3-* headers of `b3multi`. */
+    uint32_t reads_also;
 
     /**
      * Reads this format from `in` into `out`, which the caller has zeroed

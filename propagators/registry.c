@@ -47,7 +47,8 @@ bool tb_ctx_has_ids(const struct tb_trace_ctx *ctx)
 ptrdiff_t tb_baggage_find(const struct tb_baggage *bag, struct tb_iov key)
 {
     for (size_t i = 0; i < bag->num; i++)
-        if (bag->items[i].key.len == key.len && memcmp(bag->items[i].key.base, key.base, key.len) == 0)
+        if (bag->items[i].key.len == key.len &&
+            memcmp(bag->items[i].key.base, key.base, key.len) == 0)
             return (ptrdiff_t)i;
     return -1;
 }

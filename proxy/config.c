@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,11 @@ enum directive_kind {
     DIRECTIVE_SIZE,     /* bytes, optional k/m suffix (KiB/MiB), in [min, max] */
     DIRECTIVE_DURATION, /* seconds, fractional allowed, in [min, max] ms */
     DIRECTIVE_LOG_LEVEL,
+    DIRECTIVE_EXTRACT,     /* format list: enabled extractors, in precedence order */
+    DIRECTIVE_PROPAGATORS, /* format list: injected formats */
+    DIRECTIVE_CLEAR,       /* format list: removed and never injected */
+    DIRECTIVE_INJECT_MODE, /* replace | add */
+    DIRECTIVE_STRING,      /* char[128]: visible ASCII, 1 to 127 bytes */
 };
 
 struct directive {
@@ -57,6 +63,18 @@ static const struct directive directives[] = {
      "idle upstream connections kept per worker (default 32)"},
     {"log-level", DIRECTIVE_LOG_LEVEL, FIELD(log_level), 0, 0, "LEVEL",
      "debug, info, warn or error (default info)"},
+    {"propagators", DIRECTIVE_PROPAGATORS, FIELD(propagation), 0, 0, "LIST",
+     "formats injected downstream (default $OTEL_PROPAGATORS, else tracecontext,baggage)"},
+    {"extract", DIRECTIVE_EXTRACT, FIELD(propagation), 0, 0, "LIST",
+     "formats read, highest precedence first (default: all, registry order)"},
+    {"inject-mode", DIRECTIVE_INJECT_MODE, FIELD(propagation), 0, 0, "MODE",
+     "replace: only LIST goes downstream; add: keep and refresh what came (default replace)"},
+    {"clear", DIRECTIVE_CLEAR, FIELD(propagation), 0, 0, "LIST",
+     "formats always removed and never injected (default none)"},
+    {"service-name", DIRECTIVE_STRING, FIELD(service_name), 0, 0, "NAME",
+     "service name, e.g. sw8's parent service (default $OTEL_SERVICE_NAME, else tracebridge)"},
+    {"service-instance", DIRECTIVE_STRING, FIELD(service_instance), 0, 0, "NAME",
+     "service instance, e.g. sw8's parent instance (default PID@HOSTNAME)"},
 };
 
 void tb_config_defaults(struct tb_config *cfg)
@@ -72,6 +90,78 @@ void tb_config_defaults(struct tb_config *cfg)
     cfg->max_request_line = 8192;
     cfg->max_idle_upstream = 32;
     cfg->log_level = TB_LOG_INFO;
+    if (tb_prop_policy_defaults(&cfg->propagation, NULL, NULL) != TB_OK)
+        tb_bug("the default propagation policy must parse");
+    snprintf(cfg->service_name, sizeof(cfg->service_name), "tracebridge");
+}
+
+/* Copies a visible-ASCII value into a char[128] field. */
+static const char *set_string(char *field, size_t size, const char *value)
+{
+    size_t len = strlen(value);
+
+    if (len == 0 || len >= size)
+        return "1 to 127 characters";
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)value[i] <= 0x20 || (unsigned char)value[i] >= 0x7f)
+            return "visible ASCII characters without spaces";
+    memcpy(field, value, len + 1);
+    return NULL;
+}
+
+static const char *set_format_list(struct tb_prop_policy *policy, enum directive_kind kind,
+                                   const char *value, char *hint, size_t hint_size)
+{
+    enum tb_format list[TB_FORMAT_NUM];
+    struct tb_iov bad;
+    size_t num;
+
+    if (tb_prop_parse_list(value, list, &num, &bad) != TB_OK) {
+        snprintf(hint, hint_size,
+                 "a comma-separated list of tracecontext, baggage, b3, b3multi, jaeger, xray, "
+                 "ottrace, datadog, sw8, eagleeye, or none alone ('%.*s' is not one)",
+                 (int)(bad.len > 40 ? 40 : bad.len), bad.base);
+        return hint;
+    }
+    switch (kind) {
+    case DIRECTIVE_EXTRACT:
+        memcpy(policy->extract, list, sizeof(list));
+        policy->num_extract = num;
+        break;
+    case DIRECTIVE_PROPAGATORS:
+        memcpy(policy->inject, list, sizeof(list));
+        policy->num_inject = num;
+        break;
+    default:
+        policy->clear = 0;
+        for (size_t i = 0; i < num; i++)
+            policy->clear |= TB_FORMAT_BIT(list[i]);
+        break;
+    }
+    return NULL;
+}
+
+int tb_config_apply_env(struct tb_config *cfg, const char *(*get)(const char *name), FILE *err)
+{
+    const char *value = get("OTEL_PROPAGATORS");
+    char hint[256];
+
+    if (value != NULL && value[0] != '\0' &&
+        set_format_list(&cfg->propagation, DIRECTIVE_PROPAGATORS, value, hint, sizeof(hint)) !=
+            NULL) {
+        fprintf(err, "tracebridge: invalid OTEL_PROPAGATORS '%s': expected %s\n", value, hint);
+        return -1;
+    }
+    value = get("OTEL_SERVICE_NAME");
+    if (value != NULL && value[0] != '\0') {
+        const char *form = set_string(cfg->service_name, sizeof(cfg->service_name), value);
+
+        if (form != NULL) {
+            fprintf(err, "tracebridge: invalid OTEL_SERVICE_NAME '%s': expected %s\n", value, form);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void tb_address_format(const struct tb_address *addr, char *buf, size_t buf_size)
@@ -186,6 +276,23 @@ static const char *apply_directive(struct tb_config *cfg, const struct directive
         }
         return "one of debug, info, warn, error";
     }
+    case DIRECTIVE_EXTRACT:
+    case DIRECTIVE_PROPAGATORS:
+    case DIRECTIVE_CLEAR:
+        return set_format_list((struct tb_prop_policy *)field, d->kind, value, hint, hint_size);
+    case DIRECTIVE_INJECT_MODE: {
+        struct tb_prop_policy *policy = (struct tb_prop_policy *)field;
+
+        if (strcmp(value, "replace") == 0)
+            policy->mode = TB_INJECT_REPLACE;
+        else if (strcmp(value, "add") == 0)
+            policy->mode = TB_INJECT_ADD;
+        else
+            return "replace or add";
+        return NULL;
+    }
+    case DIRECTIVE_STRING:
+        return set_string(field, TB_CONFIG_NAME_MAX, value);
     }
     if (n < d->min || n > d->max) {
         if (d->kind == DIRECTIVE_DURATION)
@@ -206,8 +313,7 @@ static const char *apply_directive(struct tb_config *cfg, const struct directive
     case DIRECTIVE_DURATION:
         *(uint64_t *)field = n;
         break;
-    case DIRECTIVE_ADDRESS:
-    case DIRECTIVE_LOG_LEVEL:
+    default:
         tb_bug("directive kind already handled");
     }
     return NULL;
@@ -231,15 +337,13 @@ static void print_usage(FILE *out)
             "print the version and exit");
 }
 
-enum tb_config_cli_result tb_config_parse_cli(struct tb_config *cfg, int argc, char **argv,
-                                              FILE *out, FILE *err)
+static enum tb_config_cli_result parse_args(struct tb_config *cfg, int argc, char **argv, FILE *out,
+                                            FILE *err, int *have_listen, int *have_upstream)
 {
-    int have_listen = 0, have_upstream = 0;
-
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *name, *value, *eq, *form;
         const struct directive *d = NULL;
-        char hint[96];
+        char hint[256];
         size_t name_len;
 
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -281,9 +385,29 @@ enum tb_config_cli_result tb_config_parse_cli(struct tb_config *cfg, int argc, c
                     d->name, form);
             return TB_CONFIG_CLI_ERROR;
         }
-        have_listen |= d->offset == FIELD(listen);
-        have_upstream |= d->offset == FIELD(upstream);
+        *have_listen |= d->offset == FIELD(listen);
+        *have_upstream |= d->offset == FIELD(upstream);
     }
+    return TB_CONFIG_CLI_RUN;
+}
+
+enum tb_config_cli_result tb_config_parse_flags(struct tb_config *cfg, int argc, char **argv,
+                                                FILE *out, FILE *err)
+{
+    int have_listen = 0, have_upstream = 0;
+
+    return parse_args(cfg, argc, argv, out, err, &have_listen, &have_upstream);
+}
+
+enum tb_config_cli_result tb_config_parse_cli(struct tb_config *cfg, int argc, char **argv,
+                                              FILE *out, FILE *err)
+{
+    int have_listen = 0, have_upstream = 0;
+    enum tb_config_cli_result r =
+        parse_args(cfg, argc, argv, out, err, &have_listen, &have_upstream);
+
+    if (r != TB_CONFIG_CLI_RUN)
+        return r;
     if (!have_listen || !have_upstream) {
         fprintf(err, "tracebridge: %s is required (see --help)\n",
                 !have_listen ? "--listen HOST:PORT" : "--upstream HOST:PORT");

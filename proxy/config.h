@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "propagators/policy.h"
+
+#define TB_CONFIG_NAME_MAX 128 /* service name and instance, NUL included */
+
 struct tb_address {
     char host[256]; /* host name or IP literal, without brackets */
     char port[8];
@@ -20,19 +24,30 @@ struct tb_config {
     struct tb_address listen;
     struct tb_address upstream;
     unsigned workers;
-    uint64_t connect_timeout_ms;  /* upstream connect */
-    uint64_t header_timeout_ms;   /* a whole request head, from its first byte */
-    uint64_t upstream_timeout_ms; /* between two reads from the upstream, and sends to it */
-    uint64_t idle_timeout_ms;     /* keep-alive, both sides; client sends and reads */
-    uint64_t drain_timeout_ms;    /* SIGTERM/SIGINT: time left for in-flight requests */
-    size_t max_header_size;       /* request head in bytes → 431 */
-    size_t max_request_line;      /* request line in bytes → 414 */
-    unsigned max_idle_upstream;   /* idle pooled upstream connections per worker */
-    unsigned log_level;           /* enum tb_log_level */
+    uint64_t connect_timeout_ms;       /* upstream connect */
+    uint64_t header_timeout_ms;        /* a whole request head, from its first byte */
+    uint64_t upstream_timeout_ms;      /* between two reads from the upstream, and sends to it */
+    uint64_t idle_timeout_ms;          /* keep-alive, both sides; client sends and reads */
+    uint64_t drain_timeout_ms;         /* SIGTERM/SIGINT: time left for in-flight requests */
+    size_t max_header_size;            /* request head in bytes → 431 */
+    size_t max_request_line;           /* request line in bytes → 414 */
+    unsigned max_idle_upstream;        /* idle pooled upstream connections per worker */
+    unsigned log_level;                /* enum tb_log_level */
+    struct tb_prop_policy propagation; /* --extract, --propagators, --inject-mode, --clear */
+    char service_name[TB_CONFIG_NAME_MAX];     /* sw8 parent service; "tracebridge" by default */
+    char service_instance[TB_CONFIG_NAME_MAX]; /* sw8 parent instance; "<pid>@<host>" when empty */
 };
 
 /** Fills `cfg` with the documented defaults (no listen or upstream address). */
 void tb_config_defaults(struct tb_config *cfg);
+
+/**
+ * Applies the environment through `get` (getenv, or a test's lookup):
+ * OTEL_PROPAGATORS (the inject list) and OTEL_SERVICE_NAME. Call between
+ * tb_config_defaults and tb_config_parse_cli, so flags win. Prints an error
+ * naming the variable to `err` and returns -1 when a value is invalid, else 0.
+ */
+int tb_config_apply_env(struct tb_config *cfg, const char *(*get)(const char *name), FILE *err);
 
 enum tb_config_cli_result {
     TB_CONFIG_CLI_RUN = 0,     /* configuration complete: run the proxy */
@@ -48,6 +63,13 @@ enum tb_config_cli_result {
  */
 enum tb_config_cli_result tb_config_parse_cli(struct tb_config *cfg, int argc, char **argv,
                                               FILE *out, FILE *err);
+
+/**
+ * As tb_config_parse_cli without requiring --listen and --upstream: for
+ * tools that take the proxy's flags (`tracebridge decode`).
+ */
+enum tb_config_cli_result tb_config_parse_flags(struct tb_config *cfg, int argc, char **argv,
+                                                FILE *out, FILE *err);
 
 /** Writes "host:port", bracketing IPv6 literals, into `buf` (NUL-terminated). */
 void tb_address_format(const struct tb_address *addr, char *buf, size_t buf_size);

@@ -24,6 +24,7 @@
 #include "parsers/http1.h"
 #include "proxy/config.h"
 #include "proxy/conn.h"
+#include "proxy/hop.h"
 #include "proxy/log.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
@@ -63,7 +64,8 @@ struct conn_request {
     struct tb_http1_parser resp_parser;
     struct tb_http_msg req;
     struct tb_http_msg resp;
-    size_t head_scanned; /* bytes of input already searched for the head's end */
+    size_t head_scanned;      /* bytes of input already searched for the head's end */
+    struct tb_hop_state *hop; /* trace context in and out, in the request arena */
 };
 
 struct tb_conn {
@@ -296,7 +298,8 @@ static int conn_send_request_head(struct tb_conn *c)
 }
 
 /* Rewrites the request head for the upstream: hop-by-hop headers out, Host
- * for absolute-form and HTTP/1.0, X-Forwarded-For and -Proto appended. */
+ * for absolute-form and HTTP/1.0, X-Forwarded-For and -Proto appended, and
+ * the trace-context headers rewritten for the hop. */
 static int conn_rewrite_request(struct tb_conn *c)
 {
     struct tb_worker *w = c->worker;
@@ -331,7 +334,7 @@ static int conn_rewrite_request(struct tb_conn *c)
         tb_headers_append_list(c->arena, h, TB_HDR_X_FORWARDED_PROTO,
                                TB_IOV_LIT("X-Forwarded-Proto"), TB_IOV_LIT("http")) != TB_OK)
         return TB_ENOSPC;
-    return TB_OK;
+    return tb_hop_rewrite(w, c->arena, req, &c->r->hop);
 }
 
 static void conn_attach_upstream(struct tb_conn *c, struct tb_upstream *up)

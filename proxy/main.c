@@ -14,6 +14,7 @@
 
 #include "common/tb.h"
 #include "proxy/config.h"
+#include "proxy/decode.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
 
@@ -78,6 +79,24 @@ static int resolve_upstream(const struct tb_address *addr, struct sockaddr_stora
     return 0;
 }
 
+static const char *env_lookup(const char *name)
+{
+    return getenv(name);
+}
+
+/* "PID@HOSTNAME", the shape SkyWalking agents give an instance. */
+static void default_instance(struct tb_config *cfg)
+{
+    char host[64] = "localhost";
+
+    if (cfg->service_instance[0] != '\0')
+        return;
+    if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(cfg->service_instance, sizeof(cfg->service_instance), "%ld@%s", (long)getpid(), host);
+}
+
 int main(int argc, char **argv)
 {
     struct tb_config cfg;
@@ -89,7 +108,11 @@ int main(int argc, char **argv)
     unsigned started = 0;
     int sig = 0, status = 0;
 
+    if (argc > 1 && strcmp(argv[1], "decode") == 0)
+        return tb_decode_main(argc - 1, argv + 1, stdin, stdout, stderr);
     tb_config_defaults(&cfg);
+    if (tb_config_apply_env(&cfg, env_lookup, stderr) != 0)
+        return 2;
     switch (tb_config_parse_cli(&cfg, argc, argv, stdout, stderr)) {
     case TB_CONFIG_CLI_RUN:
         break;
@@ -99,6 +122,7 @@ int main(int argc, char **argv)
         return 2;
     }
     tb_log_set_level((enum tb_log_level)cfg.log_level);
+    default_instance(&cfg);
     if (resolve_upstream(&cfg.upstream, &upstream, &upstream_len) != 0)
         return 1;
 

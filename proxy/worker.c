@@ -137,6 +137,11 @@ int tb_worker_init(struct tb_worker *w, unsigned id, const struct tb_config *cfg
     ms_to_timeval(cfg->idle_timeout_ms, &w->tv_idle);
     ms_to_timeval(cfg->drain_timeout_ms, &w->tv_drain);
     ms_to_timeval(2000, &w->tv_linger);
+    if (tb_rng_seed(&w->rng) != TB_OK) {
+        close(listen_fd);
+        tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"no entropy for ids\"", id);
+        return TB_EIO;
+    }
 
     ecfg = event_config_new();
     event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);

@@ -12,6 +12,8 @@
 #include <sys/time.h>
 
 #include "common/list.h"
+#include "common/rand.h"
+#include "proxy/hop.h"
 
 struct event;
 struct event_base;
@@ -41,6 +43,8 @@ struct tb_worker {
     struct event *stop_event; /* reads stop_pipe[0] */
     struct event *drain_timer;
     int draining;
+    struct tb_rng rng; /* trace and span ids */
+    struct tb_hop_counters hop_counters;
     pthread_t thread;
 };
 
