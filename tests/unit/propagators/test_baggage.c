@@ -16,21 +16,6 @@
 #include "parsers/lex.h"
 #include "propagators/propagator.h"
 
-/* registry.c, which holds tb_ctx_init, tb_baggage_put and tb_ctx_emit, names
- * every codec. Codecs written elsewhere stand in as weak empty definitions:
- * the linker takes no archive member for a symbol already defined, so the
- * real codecs are never pulled in and never clash. */
-#define WEAK_CODEC(name) __attribute__((weak)) const struct tb_propagator tb_propagator_##name = {0}
-WEAK_CODEC(tracecontext);
-WEAK_CODEC(b3);
-WEAK_CODEC(b3multi);
-WEAK_CODEC(jaeger);
-WEAK_CODEC(xray);
-WEAK_CODEC(ottrace);
-WEAK_CODEC(datadog);
-WEAK_CODEC(sw8);
-WEAK_CODEC(eagleeye);
-
 #define IOV(s) ((struct tb_iov){(s), strlen(s)})
 #define FFFD "\xef\xbf\xbd"
 #define MAX_GUARDED 16
