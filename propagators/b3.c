@@ -397,6 +397,7 @@ const struct tb_propagator tb_propagator_b3 = {
     .tokens = b3_tokens,
     .num_tokens = TB_ARRAY_SIZE(b3_tokens),
     .baggage_prefix = NULL,
+    .reads_also = TB_FORMAT_BIT(TB_FORMAT_B3MULTI),
     .extract = b3_extract,
     .inject = b3_inject,
 };

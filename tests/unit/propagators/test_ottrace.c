@@ -23,19 +23,6 @@
 #define ZERO32 "00000000000000000000000000000000"
 #define ZERO16 "0000000000000000"
 
-/* registry.c, which also holds the context helpers (tb_ctx_init,
- * tb_baggage_put, tb_ctx_emit), names every codec; the codecs written on
- * other branches are stubbed here so this test links before they are merged.
- * Weak: a real definition linked in takes precedence; never called. */
-#define STUB(name) __attribute__((weak)) const struct tb_propagator tb_propagator_##name;
-STUB(tracecontext)
-STUB(baggage)
-STUB(xray)
-STUB(datadog)
-STUB(sw8)
-STUB(eagleeye)
-#undef STUB
-
 /* ------------------------------------------------------------------------ */
 /* fixture                                                                  */
 
