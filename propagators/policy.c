@@ -146,6 +146,13 @@ static int merge_into(struct tb_arena *arena, struct tb_trace_ctx *dst,
     return TB_OK;
 }
 
+/* A context continues a trace when it has a trace id; a zero parent (X-Ray
+ * without Parent, Datadog synthetics) makes the hop the trace's first span. */
+static bool has_trace_id(const struct tb_trace_ctx *ctx)
+{
+    return !tb_is_zero(ctx->trace_id, sizeof(ctx->trace_id));
+}
+
 static void sync_sampled_flag(struct tb_trace_ctx *ctx)
 {
     ctx->w3c_flags &= TB_W3C_FLAG_RANDOM;
@@ -194,7 +201,7 @@ int tb_prop_extract(const struct tb_prop_policy *policy, const struct tb_headers
             continue;
         }
         ext->valid |= TB_FORMAT_BIT(f);
-        if (!tb_ctx_has_ids(&r->ctx))
+        if (!has_trace_id(&r->ctx))
             continue;
         if (ext->winner < 0) {
             ext->winner = (int)f;
@@ -212,7 +219,7 @@ int tb_prop_extract(const struct tb_prop_policy *policy, const struct tb_headers
         enum tb_format f = policy->extract[i];
         struct tb_trace_ctx *c = &ext->formats[f].ctx;
 
-        if (!(ext->valid & TB_FORMAT_BIT(f)) || tb_ctx_has_ids(c))
+        if (!(ext->valid & TB_FORMAT_BIT(f)) || has_trace_id(c))
             continue;
         if (ext->winner >= 0) {
             struct tb_trace_ctx only_baggage = *c;

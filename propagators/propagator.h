@@ -42,9 +42,12 @@ struct tb_propagator {
      * with tb_ctx_init. Values the context keeps (decoded strings, joined
      * tracestate, baggage) are copied into `arena` or borrow from `in`.
      * Returns:
-     *   TB_OK        a context; an all-zero trace id means a sampling-only
-     *                header (`b3: 0`, a lone `X-B3-Sampled`, `jaeger-debug-id`):
-     *                only out->sampling (and extras) are meaningful;
+     *   TB_OK        a context. An all-zero trace id means an id-less input
+     *                (`b3: 0`, a lone `X-B3-Sampled`, `jaeger-debug-id`,
+     *                baggage alone): only sampling, baggage and extras are
+     *                meaningful. A trace id with an all-zero span id (X-Ray
+     *                without Parent, Datadog synthetics) continues the trace
+     *                with the hop as its first span;
      *   TB_ENOTFOUND none of the format's headers is present;
      *   TB_EINVAL    present but invalid; `*why` names the rule broken (a
      *                static string, never NULL on this return);

@@ -243,12 +243,13 @@ static void print_formats(FILE *out, const struct tb_extraction *ext, bool json)
         const char *status = r->status == TB_OK       ? "valid"
                              : r->status == TB_EINVAL ? "invalid"
                                                       : "absent";
-        bool ids = r->status == TB_OK && tb_ctx_has_ids(&r->ctx);
+        bool ids = r->status == TB_OK && !tb_is_zero(r->ctx.trace_id, 16);
         char trace[33] = "-", parent[17] = "-";
 
         if (ids) {
             hex(r->ctx.trace_id, 16, trace);
-            hex(r->ctx.span_id, 8, parent);
+            if (!tb_is_zero(r->ctx.span_id, 8))
+                hex(r->ctx.span_id, 8, parent);
         }
         if (json) {
             fprintf(out, "%s{\"format\":\"%s\",\"status\":\"%s\"", f ? "," : "", name, status);
@@ -256,7 +257,7 @@ static void print_formats(FILE *out, const struct tb_extraction *ext, bool json)
                 fprintf(out, ",\"reason\":\"%s\"", r->why);
             if (r->status == TB_OK) {
                 fputs(",\"context\":", out);
-                print_context(out, &r->ctx, true, ids);
+                print_context(out, &r->ctx, true, !tb_is_zero(r->ctx.span_id, 8));
             }
             fputc('}', out);
             continue;
@@ -318,7 +319,7 @@ int tb_decode(const char *input, size_t len, const struct tb_decode_options *opt
         fputs(",\"conflicts\":", out);
         print_format_set(out, ext->conflicts, true);
         fprintf(out, ",\"new_root\":%s,\"context\":", ext->new_root ? "true" : "false");
-        print_context(out, &ext->ctx, true, !ext->new_root);
+        print_context(out, &ext->ctx, true, !tb_is_zero(ext->ctx.span_id, 8));
         fprintf(out, ",\"hop_span_id\":\"");
         for (int i = 0; i < 8; i++)
             fprintf(out, "%02x", hop.span_id[i]);
@@ -332,7 +333,7 @@ int tb_decode(const char *input, size_t len, const struct tb_decode_options *opt
         fputs("   conflicts: ", out);
         print_format_set(out, ext->conflicts, false);
         fputs("\ncontext: ", out);
-        print_context(out, &ext->ctx, false, !ext->new_root);
+        print_context(out, &ext->ctx, false, !tb_is_zero(ext->ctx.span_id, 8));
         fputs("hop span_id: ", out);
         for (int i = 0; i < 8; i++)
             fprintf(out, "%02x", hop.span_id[i]);

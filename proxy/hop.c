@@ -68,7 +68,7 @@ static void hop_log(const struct tb_hop_state *s)
     tb_log(TB_LOG_DEBUG, "hop",
            " trace_id=%s parent_id=%s span_id=%s extracted=%s valid=%#x "
            "invalid=%#x conflicts=%#x injected=%#x",
-           trace, s->ext.new_root ? "-" : parent, span,
+           trace, tb_is_zero(s->ext.ctx.span_id, 8) ? "-" : parent, span,
            s->ext.winner >= 0 ? tb_propagator_get((enum tb_format)s->ext.winner)->name : "none",
            s->ext.valid, s->ext.invalid, s->ext.conflicts, s->injected);
 }

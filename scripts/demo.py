@@ -19,6 +19,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND = os.path.join(ROOT, "tests", "integration", "fakes", "backend.py")
 
 
+# Java-agent style sw8 (protocols reference, vector 47): service svc-a calling
+# /a/get on 10.0.0.6:8080, trace de5980b8fce34a37aab9b4ac3af7eedd.1.16563474296430001.
+SW8_VECTOR = ("1-ZGU1OTgwYjhmY2UzNGEzN2FhYjliNGFjM2FmN2VlZGQuMS4xNjU2MzQ3NDI5NjQzMDAwMQ==-"
+              "ZGU1OTgwYjhmY2UzNGEzN2FhYjliNGFjM2FmN2VlZGQuMS4xNjU2MzQ3NDI5NjQzMDAwMA==-2-"
+              "c3ZjLWE=-aW5zdC1hQDEwLjAuMC41-L2EvZ2V0-MTAuMC4wLjY6ODA4MA==")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,12 +85,49 @@ def main():
     backend_port = int(backend.stdout.readline().split()[1])
     proxy_port = free_port()
     proxy = subprocess.Popen([binary, "--listen", "127.0.0.1:%d" % proxy_port,
-                              "--upstream", "127.0.0.1:%d" % backend_port],
+                              "--upstream", "127.0.0.1:%d" % backend_port,
+                              "--propagators", "tracecontext,b3",
+                              "--service-name", "demo-gateway",
+                              "--service-instance", "demo-gateway-1@127.0.0.1"],
                              stderr=subprocess.PIPE, text=True)
     try:
         wait_listening(proxy_port, proxy)
         print("tracebridge listens on 127.0.0.1:%d, in front of a backend on 127.0.0.1:%d"
               % (proxy_port, backend_port))
+        print("(--propagators tracecontext,b3: the backend speaks W3C and Zipkin B3)")
+
+        incoming = [("sw8", SW8_VECTOR), ("sw8-correlation", "dGVuYW50:YWNtZQ=="),
+                    ("User-Agent", "skywalking-java-agent-demo")]
+        _, _, body, s = exchange(proxy_port, (
+            "GET /api/orders?id=7 HTTP/1.1\r\nHost: shop.example\r\n"
+            + "".join("%s: %s\r\n" % h for h in incoming) + "\r\n").encode())
+        s.close()
+        traced = json.loads(body)
+        print("\n== 0. a SkyWalking caller: sw8 in, W3C traceparent and B3 out")
+        print("   the client sent:")
+        for name, value in incoming:
+            print("   > %s: %s" % (name, value))
+        show_head("   (sw8 → tracecontext + b3)", traced)
+        received = {}
+        for line in traced["head"].split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            received[name.strip().lower()] = value.strip()
+        print("   the SkyWalking trace id de5980b8fce34a37aab9b4ac3af7eedd.1.16563474296430001 maps")
+        print("   to W3C trace %s (the OpenTelemetry collector's mapping);"
+              % received.get("traceparent", "?").split("-")[1])
+        print("   the original id travels in tracestate, so a tracebridge further down restores it.")
+        for title, lines in (("what arrived", incoming),
+                             ("what the backend received",
+                              [(n, v) for n, v in received.items()
+                               if n in ("traceparent", "tracestate", "b3", "baggage")])):
+            print("\n   tracebridge decode, %s:" % title)
+            out = subprocess.run([binary, "decode", "--propagators", "tracecontext,b3"],
+                                 input="".join("%s: %s\n" % h for h in lines), text=True,
+                                 capture_output=True, timeout=10)
+            if out.returncode != 0:
+                sys.exit("demo: tracebridge decode failed: " + out.stderr)
+            for line in out.stdout.rstrip("\n").split("\n"):
+                print("   | " + line)
 
         _, _, body, s = exchange(proxy_port, (
             b"GET http://shop.example/cart?id=7 HTTP/1.1\r\n"

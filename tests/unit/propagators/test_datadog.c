@@ -15,22 +15,6 @@
 #include "parsers/lex.h"
 #include "propagators/propagator.h"
 
-/* Link shim, to drop once every codec is merged: registry.o holds
- * tb_ctx_init, tb_baggage_put and tb_ctx_emit, and its table references every
- * codec's descriptor. Weak placeholders satisfy those references; they never
- * replace a real codec that is linked in, and this test uses none of them. */
-#define WEAK_CODEC(n)                                                                              \
-    __attribute__((weak)) const struct tb_propagator tb_propagator_##n = {.name = #n}
-WEAK_CODEC(tracecontext);
-WEAK_CODEC(baggage);
-WEAK_CODEC(b3);
-WEAK_CODEC(b3multi);
-WEAK_CODEC(jaeger);
-WEAK_CODEC(xray);
-WEAK_CODEC(ottrace);
-WEAK_CODEC(sw8);
-WEAK_CODEC(eagleeye);
-
 #define MAX_GUARDED 8
 
 #define TID "x-datadog-trace-id"
