@@ -138,7 +138,7 @@ static int ee_extract(const struct tb_headers *in, struct tb_arena *arena, struc
                       const char **why)
 {
     struct tb_iov trace_id, rpc_id, span_id, sampled, user_data;
-    bool present, any = false;
+    bool present, hashed, any = false;
 
     for (size_t i = 0; i < TB_ARRAY_SIZE(ee_tokens); i++)
         any |= tb_headers_find_token(in, ee_tokens[i], 0) >= 0;
@@ -157,13 +157,9 @@ static int ee_extract(const struct tb_headers *in, struct tb_arena *arena, struc
     out->format = TB_FORMAT_EAGLEEYE;
     out->eagleeye.trace_id = trace_id;
     out->extras |= TB_FORMAT_BIT(TB_FORMAT_EAGLEEYE);
-    {
-        bool hashed;
-
-        /* Hex ids keep their bits (left-padded); others hash. Neither is
-         * random in the W3C sense, so the random flag stays 0. */
-        tb_eagleeye_trace_id_map(trace_id, out->trace_id, &hashed);
-    }
+    /* Hex ids keep their bits (left-padded); others hash. Neither is random
+     * in the W3C sense, so the random flag stays 0. */
+    tb_eagleeye_trace_id_map(trace_id, out->trace_id, &hashed);
     out->id_width = 128;
 
     /* A malformed RpcId or UserData is dropped alone: the trace id stands. */
