@@ -16,21 +16,6 @@
 
 #define IOV(s) ((struct tb_iov){(s), strlen(s)})
 
-/* registry.c also defines tb_ctx_emit and tb_baggage_put, so linking the
- * codec pulls in the registry table, which names every codec. Codecs from
- * other branches are stood in for by weak definitions until they are merged;
- * these tests never go through the registry. */
-#define WEAK_CODEC(codec)                                                                          \
-    __attribute__((weak)) const struct tb_propagator tb_propagator_##codec = {.name = #codec};
-WEAK_CODEC(tracecontext)
-WEAK_CODEC(baggage)
-WEAK_CODEC(b3)
-WEAK_CODEC(b3multi)
-WEAK_CODEC(jaeger)
-WEAK_CODEC(xray)
-WEAK_CODEC(ottrace)
-WEAK_CODEC(datadog)
-
 #define V57 "eac0a8020216868084400006973d000a"
 /* Headers an ARMS-instrumented gateway sent (EDAS Spring Cloud Gateway demo). */
 #define ARMS_TRACE "eac0a8020116974429411421021d0001"
