@@ -182,6 +182,129 @@ static void test_tb_address_format__brackets_ipv6(void **state)
     assert_string_equal(buf, "10.0.0.1:8080");
 }
 
+static void test_tb_config_parse_cli__propagation_flags(void **state)
+{
+    static const char *const args[] = {"--listen",
+                                       "127.0.0.1:8080",
+                                       "--upstream",
+                                       "127.0.0.1:9000",
+                                       "--propagators",
+                                       "b3multi, sw8,b3multi",
+                                       "--extract",
+                                       "sw8,tracecontext",
+                                       "--inject-mode",
+                                       "add",
+                                       "--clear",
+                                       "jaeger,ottrace",
+                                       "--service-name",
+                                       "orders",
+                                       "--service-instance",
+                                       "orders-1@10.0.0.7",
+                                       NULL};
+    struct cli_run run;
+    const struct tb_prop_policy *p = &run.cfg.propagation;
+
+    (void)state;
+    run_cli(&run, args);
+    assert_int_equal(run.result, TB_CONFIG_CLI_RUN);
+    assert_int_equal(p->num_inject, 2);
+    assert_int_equal(p->inject[0], TB_FORMAT_B3MULTI);
+    assert_int_equal(p->inject[1], TB_FORMAT_SW8);
+    assert_int_equal(p->num_extract, 2);
+    assert_int_equal(p->extract[0], TB_FORMAT_SW8);
+    assert_int_equal(p->extract[1], TB_FORMAT_TRACECONTEXT);
+    assert_int_equal(p->mode, TB_INJECT_ADD);
+    assert_int_equal(p->clear, TB_FORMAT_BIT(TB_FORMAT_JAEGER) | TB_FORMAT_BIT(TB_FORMAT_OTTRACE));
+    assert_string_equal(run.cfg.service_name, "orders");
+    assert_string_equal(run.cfg.service_instance, "orders-1@10.0.0.7");
+}
+
+static void test_tb_config_parse_cli__propagation_defaults_and_none(void **state)
+{
+    static const char *const args[] = {
+        "--listen",      "127.0.0.1:8080", "--upstream", "127.0.0.1:9000",
+        "--propagators", "none",           NULL};
+    struct tb_config cfg;
+    struct cli_run run;
+
+    (void)state;
+    tb_config_defaults(&cfg);
+    assert_int_equal(cfg.propagation.num_inject, 2);
+    assert_int_equal(cfg.propagation.inject[0], TB_FORMAT_TRACECONTEXT);
+    assert_int_equal(cfg.propagation.inject[1], TB_FORMAT_BAGGAGE);
+    assert_int_equal(cfg.propagation.num_extract, TB_FORMAT_NUM);
+    assert_int_equal(cfg.propagation.mode, TB_INJECT_REPLACE);
+    assert_int_equal(cfg.propagation.clear, 0);
+    assert_string_equal(cfg.service_name, "tracebridge");
+    run_cli(&run, args);
+    assert_int_equal(run.result, TB_CONFIG_CLI_RUN);
+    assert_int_equal(run.cfg.propagation.num_inject, 0);
+}
+
+static void test_tb_config_parse_cli__propagation_errors(void **state)
+{
+    static const struct {
+        const char *flag, *value, *message;
+    } cases[] = {
+        {"--propagators", "tracecontext,zipkin", "'zipkin' is not one"},
+        {"--propagators", "none,b3", "'none' is not one"},
+        {"--extract", "b3,,jaeger", "is not one"},
+        {"--clear", "w3c", "'w3c' is not one"},
+        {"--inject-mode", "merge", "replace or add"},
+        {"--service-name", "has space", "visible ASCII"},
+        {"--service-name", "", "1 to 127 characters"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *args[] = {"--listen",    "127.0.0.1:1",  "--upstream", "127.0.0.1:2",
+                              cases[i].flag, cases[i].value, NULL};
+        struct cli_run run;
+
+        run_cli(&run, args);
+        assert_int_equal(run.result, TB_CONFIG_CLI_ERROR);
+        if (strstr(run.err, cases[i].flag) == NULL || strstr(run.err, cases[i].message) == NULL)
+            fail_msg("%s %s: got '%s'", cases[i].flag, cases[i].value, run.err);
+    }
+}
+
+static const char *fake_env_value;
+static const char *fake_env_name;
+
+static const char *fake_getenv(const char *name)
+{
+    return strcmp(name, fake_env_name) == 0 ? fake_env_value : NULL;
+}
+
+static void test_tb_config_apply_env__otel_variables(void **state)
+{
+    struct tb_config cfg;
+    char err[512] = "";
+    FILE *f;
+
+    (void)state;
+    tb_config_defaults(&cfg);
+    fake_env_name = "OTEL_PROPAGATORS";
+    fake_env_value = "b3,jaeger";
+    assert_int_equal(tb_config_apply_env(&cfg, fake_getenv, stderr), 0);
+    assert_int_equal(cfg.propagation.num_inject, 2);
+    assert_int_equal(cfg.propagation.inject[0], TB_FORMAT_B3);
+    assert_int_equal(cfg.propagation.inject[1], TB_FORMAT_JAEGER);
+
+    fake_env_name = "OTEL_SERVICE_NAME";
+    fake_env_value = "checkout";
+    assert_int_equal(tb_config_apply_env(&cfg, fake_getenv, stderr), 0);
+    assert_string_equal(cfg.service_name, "checkout");
+
+    fake_env_name = "OTEL_PROPAGATORS";
+    fake_env_value = "b3,nope";
+    f = fmemopen(err, sizeof(err), "w");
+    assert_int_equal(tb_config_apply_env(&cfg, fake_getenv, f), -1);
+    fclose(f);
+    assert_non_null(strstr(err, "OTEL_PROPAGATORS"));
+    assert_non_null(strstr(err, "'nope'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +314,10 @@ int main(void)
         cmocka_unit_test(test_tb_config_parse_cli__help_lists_every_flag),
         cmocka_unit_test(test_tb_config_parse_cli__version),
         cmocka_unit_test(test_tb_address_format__brackets_ipv6),
+        cmocka_unit_test(test_tb_config_parse_cli__propagation_flags),
+        cmocka_unit_test(test_tb_config_parse_cli__propagation_defaults_and_none),
+        cmocka_unit_test(test_tb_config_parse_cli__propagation_errors),
+        cmocka_unit_test(test_tb_config_apply_env__otel_variables),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
