@@ -324,9 +324,11 @@ static const char *apply_directive(struct tb_config *cfg, const struct directive
 
 static void print_usage(FILE *out)
 {
-    fprintf(out, "usage: tracebridge --listen HOST:PORT --upstream HOST:PORT [options]\n\n"
-                 "A transparent HTTP/1.1 reverse proxy that keeps distributed traces connected.\n\n"
-                 "options:\n");
+    fprintf(out,
+            "usage: tracebridge --listen HOST:PORT --upstream HOST:PORT [options]\n"
+            "       tracebridge decode [options] < headers   (see tracebridge decode --help)\n\n"
+            "A transparent HTTP/1.1 reverse proxy that keeps distributed traces connected.\n\n"
+            "options:\n");
     for (size_t i = 0; i < TB_ARRAY_SIZE(directives); i++) {
         char flag[64];
 
