@@ -3,7 +3,7 @@
  * trace id cannot: a SkyWalking trace id that is not 32 hex digits, an
  * EagleEye trace id, and a 64-bit origin. A tracebridge downstream reads it
  * back and re-emits the original ids exactly. The encoding is documented in
- * docs/propagation.md: key "tracebridge", value a ';'-separated list of
+ * docs/formats/tracebridge-tracestate.md: key "tracebridge", value a ';'-separated list of
  * fields `sw:<base64url(sw8 trace id)>`, `ee:<base64url(EagleEye trace id)>`,
  * `w:64`, in that order; unknown fields are ignored.
  */
