@@ -623,6 +623,13 @@ def _check_matrix_case(proxy, ec, fin, out, lst, trace, parent, st, what):
     expect(tc["flags"] & 1, what, "a sampled input must stay sampled (traceparent %r)" % ec.one("traceparent"), ec)
     for f in dedupe(["b3multi", out]):
         d = check_ids(f, ec, trace, hop, what)
+        if f == "eagleeye":
+            # docs/formats/eagleeye.md: pSpanId = the hop's parent; the call
+            # upstream is the first child of the incoming RpcId (0.1 -> 0.1.1).
+            want = (java_long(parent), "0.1.1" if fin == "eagleeye" else "0.1", "matrix-svc", "s1")
+            expect((d["pspan"], d["rpc"], d["app"], ec.opt("eagleeye-sampled")) == want, what,
+                   "EagleEye pSpanId/RpcId/pAppName/Sampled: expected %r, got %r"
+                   % (want, (d["pspan"], d["rpc"], d["app"], ec.opt("eagleeye-sampled"))), ec)
         if f == "sw8":
             expect((d["service"], d["instance"], d["endpoint"], d["target"], d["sample"])
                    == ("matrix-svc", "matrix-1@127.0.0.1", "GET:/m/%s/%s" % (fin, out), st.backend.hostport, "1"),
@@ -693,6 +700,32 @@ def test_64_bit_ids_and_id_mappings():
         ec = send(c, cases[5][1], "datadog re-injection")
         expect(ec.one("x-datadog-trace-id") == "1234567890123456789", ec.what, "decimal trace id kept", ec)
         expect(decode_out("datadog", ec)["tid"] == "640cfd8d00000000", ec.what, "_dd.p.tid kept", ec)
+
+
+@h.timeout(60)
+def test_trace_id_without_parent_continues():
+    """X-Ray Root without Parent (a load balancer) and Datadog Synthetics
+    without a parent id: the trace continues and the hop is its root span."""
+    uses_running()
+    T, _ = ids_for("no-parent-xray")
+    T2, _ = ids_for("no-parent-dd")
+    with Stack(args=["--propagators", "tracecontext,xray", "--log-level", "debug"], env=CLEAN_ENV) as st, \
+            st.conn() as c:
+        ec = send(c, [("X-Amzn-Trace-Id", "Root=1-%s-%s;Sampled=1;Self=1-%s-%s" % (T[:8], T[8:], T[:8], T2[8:]))],
+                  "X-Ray Root without Parent")
+        tc = out_tracecontext(ec)
+        expect(tc["trace"] == T, ec.what, "the load balancer's trace id continues", ec)
+        line = hop_line(st.proxy, T)
+        expect((line.get("parent_id"), line.get("span_id")) == ("-", tc["parent"]), ec.what,
+               "the hop is the trace's first span (log %r)" % line, ec)
+        x = out_xray(ec)
+        expect(x["raw"] == "Root=1-%s-%s;Parent=%s;Sampled=1;Self=1-%s-%s" % (T[:8], T[8:], tc["parent"], T[:8], T2[8:]),
+               ec.what, "X-Ray out: Root, the hop as Parent, Sampled, then Self kept verbatim: %r" % x["raw"], ec)
+        ec = send(c, [("x-datadog-trace-id", str(int(T2[16:], 16))), ("x-datadog-origin", "synthetics"),
+                      ("x-datadog-sampling-priority", "1")], "Datadog Synthetics without parent")
+        tc = out_tracecontext(ec)
+        expect(tc["trace"] == "0" * 16 + T2[16:], ec.what, "the Synthetics trace continues", ec)
+        expect(hop_line(st.proxy, tc["trace"]).get("parent_id") == "-", ec.what, "no parent", ec)
 
 
 @h.timeout(60)
@@ -1062,6 +1095,8 @@ def test_baggage_carriers():
         want = [("userid", "Amélie"), ("servernode", "DF 28"), ("isproduction", "false")]
         got = [(k, v) for k, v, _ in parse_baggage(ec.one("baggage"), ec.what)]
         expect(got == want, ec.what, "baggage downstream decodes to %r, got %r" % (want, got), ec)
+        expect(ec.one("baggage") == "userid=Am%C3%A9lie,servernode=DF%2028,isproduction=false", ec.what,
+               "canonical percent-encoding (upper-case hex) equals what came", ec)
         uber = [(k, urllib.parse.unquote(v, errors="strict")) for k, v in ec.prefixed("uberctx-")]
         expect(uber == want, ec.what, "uberctx-* (URL-encoded): expected %r, got %r" % (want, uber), ec)
         expect(dict(ec.prefixed("uberctx-"))["servernode"] == "DF%2028", ec.what,
@@ -1107,15 +1142,91 @@ def test_baggage_carriers():
                                              ("sw8-correlation", "dGVuYW50:YWNtZQ==,Y2FuYXJ5:dHJ1ZQ==")],
              [("tenant", "acme"), ("canary", "true")]),
             ("sw8-correlation without sw8", [tp, ("sw8-correlation", "dGVuYW50:YWNtZQ==")], [("tenant", "acme")]),
-            ("W3C wins per key", [tp, ("baggage", "k=w3c"), ("uber-trace-id", "%s:%s:0:1" % (T, P)),
-                                  ("uberctx-k", "jaeger"), ("uberctx-j", "only")],
-             [("k", "w3c"), ("j", "only")]),
         ]
         for name, hdrs, want in back:
             ec = send(c, hdrs, name)
             got = [(k, v) for k, v, _ in parse_baggage(ec.one("baggage"), ec.what)]
             expect(sorted(got) == sorted(want), name, "W3C baggage downstream: expected %r, got %r" % (want, got), ec)
             expect(out_tracecontext(ec)["trace"].endswith(T[16:]), name, "trace continued", ec)
+
+
+@h.timeout(60)
+def test_baggage_limits():
+    """W3C limits on every carrier: at most 64 items (protocols.md §2)."""
+    uses_running()
+    T, P = ids_for("baggage-limits")
+    items = ["k%02d=v%02d" % (i, i) for i in range(70)]
+    with Stack(args=["--propagators", "tracecontext,baggage,jaeger"], env=CLEAN_ENV) as st, st.conn() as c:
+        ec = send(c, [("traceparent", "00-%s-%s-01" % (T, P)), ("baggage", ",".join(items))], "70 baggage items")
+        got = parse_baggage(ec.one("baggage"), ec.what)
+        expect([(k, v) for k, v, _ in got] == [tuple(x.split("=")) for x in items[:64]], ec.what,
+               "the first 64 items travel, whole (got %d)" % len(got), ec)
+        expect(len(ec.prefixed("uberctx-")) == 64, ec.what, "64 uberctx-* headers, got %d"
+               % len(ec.prefixed("uberctx-")), ec)
+
+
+@h.timeout(60)
+def test_baggage_precedence_per_key():
+    """docs/propagation.md: for a key present in several carriers the
+    higher-precedence format wins; the default precedence is registry order,
+    where `baggage` comes before `jaeger` (so W3C wins), and --extract can
+    reverse it."""
+    uses_running()
+    T, P = ids_for("baggage-precedence")
+    hdrs = [("traceparent", "00-%s-%s-01" % (T, P)), ("baggage", "k=w3c"), ("uber-trace-id", "%s:%s:0:1" % (T, P)),
+            ("uberctx-k", "jaeger"), ("uberctx-j", "only")]
+    for extract, want in [(None, [("k", "w3c"), ("j", "only")]),
+                          ("tracecontext,jaeger,baggage", [("k", "jaeger"), ("j", "only")])]:
+        args = ["--propagators", "tracecontext,baggage"] + (["--extract", extract] if extract else [])
+        with Stack(args=args, env=CLEAN_ENV) as st:
+            ec = Echo(st.get("/", hdrs), "baggage k in W3C and uberctx, --extract %s" % (extract or "(default)"))
+            got = [(k, v) for k, v, _ in parse_baggage(ec.one("baggage"), ec.what)]
+            expect(sorted(got) == sorted(want), ec.what, "W3C baggage downstream: expected %r, got %r"
+                   % (want, got), ec)
+
+
+@h.timeout(60)
+def test_jaeger_debug_id():
+    """jaeger-debug-id alone asks for a new debug trace; it is sent on."""
+    uses_running()
+    with Stack(args=["--propagators", "tracecontext,b3,jaeger"], env=CLEAN_ENV) as st, st.conn() as c:
+        ec = send(c, [("jaeger-debug-id", "corr-42")], "lone jaeger-debug-id")
+        tc = out_tracecontext(ec)
+        expect(tc["flags"] == 0x03, ec.what, "a new sampled root (flags 03), got %02x" % tc["flags"], ec)
+        expect(out_b3(ec)["sampling"] == "debug", ec.what, "b3 must say d", ec)
+        expect(out_jaeger(ec)["flags"] == "3" and out_jaeger(ec)["trace"] == tc["trace"], ec.what,
+               "uber-trace-id names the new trace in debug mode", ec)
+        expect(ec.opt("jaeger-debug-id") == "corr-42", ec.what, "jaeger-debug-id sent on", ec)
+
+
+@h.timeout(60)
+def test_pipelined_and_multi_worker_hops_are_distinct():
+    """Each request of a pipelined batch gets its own rewrite, and hop ids
+    never repeat across workers."""
+    uses_running()
+    from lib.client import build_request
+    with Stack(args=["--propagators", "tracecontext,b3", "--workers", "4"], env=CLEAN_ENV) as st:
+        cases = [ids_for("pipelined-%d" % i) for i in range(6)]
+        reqs = b"".join(build_request("GET", "/p%d" % i, [("b3", "%s-%s-1" % (t, p))]) for i, (t, p) in
+                        enumerate(cases))
+        hops = set()
+        with st.conn() as c:
+            c.send(reqs)
+            for i, (t, p) in enumerate(cases):
+                ec = Echo(c.read_final_response(), "pipelined request %d" % i)
+                expect(ec.e["target"] == "/p%d" % i, ec.what, "response order", ec)
+                check_ids("tracecontext", ec, t, out_tracecontext(ec)["parent"], ec.what)
+                check_ids("b3", ec, t, out_tracecontext(ec)["parent"], ec.what)
+                check_only(ec, ["tracecontext", "b3"], ec.what)
+                hops.add(out_tracecontext(ec)["parent"])
+        traces = set()
+        for i in range(40):
+            with st.conn() as c:
+                tc = out_tracecontext(Echo(c.request("GET", "/w%d" % i), "new root on connection %d" % i))
+                traces.add(tc["trace"])
+                hops.add(tc["parent"])
+        h.eq(len(traces), 40, "distinct trace ids over 40 connections and 4 workers")
+        h.eq(len(hops), 46, "distinct hop span ids over 46 requests")
 
 
 @h.timeout(60)
@@ -1159,6 +1270,15 @@ def test_tracestate_passthrough_and_own_member():
                ec.what, "tracestate: our member left-most, others unchanged: %r" % members, ec)
         expect(tb_member(ec)[2].get("sw") == dashed, ec.what, "sw: %r" % tb_member(ec)[2], ec)
 
+        # Adding ours to a full list of 32 drops the right-most member.
+        full = ["m%02d=%02d" % (i, i) for i in range(32)]
+        ec = send(c, [("TraceParent", "00-de5980b8fce34a37aab9b4ac3af7eedd-%s-01" % P), ("TRACESTATE", ",".join(full)),
+                      ("sw8", sw8_value(1, dashed, "4f2f27748b8e44ecaf18fe0347194e86", 1, "a", "b", "c", "d"))],
+                  "our member added to 32 members")
+        members = [m.strip() for m in ",".join(ec.all("tracestate")).split(",")]
+        expect(len(members) == 32 and members[0].startswith("tracebridge=sw:") and members[1:] == full[:31],
+               ec.what, "32 members: ours + the first 31, got %d: %r..." % (len(members), members[:3]), ec)
+
         # A stale member of ours (for another trace) is not trusted, and dropped.
         stale = "tracebridge=sw:" + base64.urlsafe_b64encode(V47_TRACE.encode()).decode().rstrip("=")
         ec = send(c, [tp, ("tracestate", stale + ",rojo=1")], "stale tracebridge member")
@@ -1195,7 +1315,8 @@ def test_two_proxy_sw8_round_trip():
                                        "4f2f27748b8e44ecaf18fe0347194e86", 123, "svc-a", "i", "/e", "t:1"),
          "de5980b8-fce3-4a37-aab9-b4ac3af7eedd", "de5980b8fce34a37aab9b4ac3af7eedd", "9b37d977cc970a6a"),
         ("non-hex id (hash fallback)", sw8_value(1, "legacy/trace:42;x=y", "seg-1", 3, "svc-a", "i", "/e", "t:1"),
-         "legacy/trace:42;x=y", hashlib.sha256(b"legacy/trace:42;x=y").hexdigest()[:32], None),
+         "legacy/trace:42;x=y", hashlib.sha256(b"legacy/trace:42;x=y").hexdigest()[:32],
+         hashlib.sha256(b"seg-1/3").hexdigest()[:16]),  # docs/formats/sw8.md: SHA-256 of "{segment}/{span}"
     ]
     with Stack(args=["--propagators", "sw8", "--service-name", "svc-b", "--service-instance", "inst-b@10.0.0.2",
                      "--log-level", "debug"], env=CLEAN_ENV) as st, ExtraProxies() as extra:

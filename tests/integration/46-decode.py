@@ -235,6 +235,60 @@ def test_inject_vectors_byte_exact():
         d.eq(got, want, "%s inject" % fmt)
 
 
+def test_doc_examples_byte_exact():
+    """The worked examples of docs/formats/eagleeye.md and tracebridge-tracestate.md."""
+    d = decode_json(["EagleEye-TraceId: eac0a8020116974429411421021d0001", "EagleEye-RpcId: 0.2.1",
+                     "EagleEye-SpanId: -1207596966212570593", "EagleEye-Sampled: s0",
+                     "EagleEye-UserData: __microservice_match_result__=[]"],
+                    ["--span-id", S, "--service-name", "frontend", "--propagators", "eagleeye"], what="EagleEye example")
+    d.eq((d.ctx["trace_id"], d.ctx["parent_id"], d.ctx["sampling"]),
+         ("eac0a8020116974429411421021d0001", "ef3dc0f5150f721f", "deny"), "EagleEye example decoded")
+    d.eq(d.proxied(), [("eagleeye-traceid", "eac0a8020116974429411421021d0001"), ("eagleeye-rpcid", "0.2.1.1"),
+                       ("eagleeye-spanid", "67667974448284343"), ("eagleeye-pspanid", "-1207596966212570593"),
+                       ("eagleeye-sampled", "s0"), ("eagleeye-pappname", "frontend"),
+                       ("eagleeye-userdata", "__microservice_match_result__=[]")], "EagleEye example out")
+
+    d = decode_json(["sw8: " + P45.V47_SW8], ["--span-id", S, "--propagators", "tracecontext"],
+                    what="tracestate example 1")
+    d.eq(d.proxied(), [("traceparent", "00-de5980b8fde34a371be41bcd5e2fd4dd-%s-01" % S),
+                       ("tracestate", "tracebridge=sw:ZGU1OTgwYjhmY2UzNGEzN2FhYjliNGFjM2FmN2VlZGQuMS4xNjU2MzQ3NDI5NjQzMDAwMQ")],
+         "a Java-agent SkyWalking trace across W3C")
+
+    d = decode_json(["b3: a3ce929d0e0e4736-%s-1" % P,
+                     "sw8: " + P45.sw8_value(1, "00000000-0000-0000-a3ce-929d0e0e4736", P + "0" * 16, 0, "a", "b", "c",
+                                             "d"),
+                     "EagleEye-TraceId: a3ce929d0e0e4736", "EagleEye-SpanId: %s" % P45.java_long(P)],
+                    ["--span-id", S, "--propagators", "tracecontext"], what="tracestate example 2")
+    d.eq(d.d["merged"], ["sw8", "eagleeye"], "three formats, one trace")
+    d.eq(d.proxied(), [("traceparent", "00-0000000000000000a3ce929d0e0e4736-%s-01" % S),
+                       ("tracestate", "tracebridge=sw:MDAwMDAwMDAtMDAwMC0wMDAwLWEzY2UtOTI5ZDBlMGU0NzM2;"
+                                      "ee:YTNjZTkyOWQwZTBlNDczNg;w:64")],
+         "64-bit id with a dashed SkyWalking UUID and a 16-character EagleEye id")
+    # ... and a tracebridge further down restores all three.
+    back = decode_json(["traceparent: 00-0000000000000000a3ce929d0e0e4736-%s-01" % S,
+                        "tracestate: tracebridge=sw:MDAwMDAwMDAtMDAwMC0wMDAwLWEzY2UtOTI5ZDBlMGU0NzM2;"
+                        "ee:YTNjZTkyOWQwZTBlNDczNg;w:64"],
+                       ["--span-id", P, "--propagators", "sw8,eagleeye,b3"], what="tracestate example 2 restored")
+    out = dict(back.proxied())
+    back.eq(P45.unb64(out.get("sw8", "-x").split("-")[1], "sw8"), "00000000-0000-0000-a3ce-929d0e0e4736",
+            "sw8 trace id restored")
+    back.eq(out.get("eagleeye-traceid"), "a3ce929d0e0e4736", "EagleEye trace id restored")
+    back.eq(out.get("b3"), "a3ce929d0e0e4736-%s-1" % P, "64-bit width restored for b3")
+
+
+def test_tracestate_member_size_limit():
+    """A SkyWalking id of up to 189 bytes fits the 256-character member; 190 does not."""
+    for n, fits in [(189, True), (190, False)]:
+        sw_id = ("x" * n)
+        d = decode_json(["sw8: " + P45.sw8_value(1, sw_id, "seg", 1, "a", "b", "c", "d")],
+                        ["--span-id", S, "--propagators", "tracecontext"], what="%d-byte SkyWalking id" % n)
+        ts = [v for k, v in d.proxied() if k == "tracestate"]
+        want = ["tracebridge=sw:" + P45.base64.urlsafe_b64encode(sw_id.encode()).decode().rstrip("=")] if fits else []
+        d.eq(ts, want, "tracestate for a %d-byte id" % n)
+        if fits:
+            h.true(len(ts[0]) - len("tracebridge=") <= 256, "member value within 256 characters")
+
+
 # (name, input lines, winner, trace id, parent id, sampling, {format: status}, extra checks)
 EXTRACT = [
     ("vector 1", ["traceparent: 00-12345678901234567890123456789012-1234567890123456-01"], "tracecontext",
@@ -395,6 +449,7 @@ def test_sw8_vector_47_human_and_json():
     h.eq(len(ts), 1, "one tracestate carrying the SkyWalking id")
     h.true(ts[0].startswith("tracebridge=sw:"), "our member: %r" % ts)
     h.eq(P45.unb64url(ts[0].split("sw:", 1)[1].split(";")[0], "tracestate"), P45.V47_TRACE, "sw: field")
+    h.true("=" not in ts[0][len("tracebridge="):], "base64url without padding: %r" % ts[0])
     # Decoding that output again gives back the original SkyWalking id.
     d2 = decode_json(["traceparent: " + tp[0], "tracestate: " + ts[0]], ["--propagators", "sw8", "--span-id", P],
                      what="vector 47 via W3C")
@@ -452,8 +507,6 @@ def test_options():
 
     d = decode_json(good, ["--extract", "b3,tracecontext", "--span-id", S], what="--extract b3,tracecontext")
     d.eq((d.d["winner"], d.ctx["trace_id"], d.d["conflicts"]), ("b3", "c" * 32, ["tracecontext"]), "b3 first")
-    d = decode_json(good, ["--extract", "tracecontext"], what="--extract tracecontext")
-    d.eq(d.status("b3"), "absent", "a format not extracted is reported absent")
     d = decode_json(good, ["--span-id", S], env={"OTEL_PROPAGATORS": "jaeger", "OTEL_SERVICE_NAME": None},
                     what="OTEL_PROPAGATORS=jaeger")
     d.eq(d.d["proxied"]["injected"], ["jaeger"], "OTEL_PROPAGATORS sets the inject list")
@@ -480,3 +533,17 @@ def test_options():
     h.eq(got[0], "env-svc", "sw8 service from OTEL_SERVICE_NAME")
     h.eq(got[1], "tracebridge-decode", "sw8 instance default of decode")
     h.eq(got[2:], ["PUT:/p/q", "up:81"], "sw8 endpoint and target from --method/--path/--target")
+
+
+def test_format_not_extracted_reported_absent():
+    """policy.h: a format not enabled by --extract has status TB_ENOTFOUND
+    ("absent or not enabled"), so decode reports it absent, never valid."""
+    good = ["traceparent: 00-%s-%s-01" % (T, P), "b3: %s-%s-1" % ("c" * 32, P)]
+    d = decode_json(good, ["--extract", "tracecontext"], what="--extract tracecontext")
+    d.eq({f: d.status(f) for f in FORMATS}, dict({f: "absent" for f in FORMATS}, tracecontext="valid"),
+         "per-format status with only tracecontext extracted")
+    rc, out, err = run_decode(good, ["--extract", "tracecontext"])
+    h.eq(rc, 0, "exit status")
+    rows = {l.split()[0]: l.split()[1] for l in out.splitlines()
+            if l.split() and l.split()[0] in FORMATS and len(l.split()) > 1}
+    h.eq(rows, dict({f: "absent" for f in FORMATS}, tracecontext="valid"), "human table statuses")
