@@ -181,7 +181,8 @@ static int datadog_parse_tags(struct tb_arena *arena, struct tb_iov tags, struct
 static int datadog_extract(const struct tb_headers *in, struct tb_arena *arena,
                            struct tb_trace_ctx *out, const char **why)
 {
-    struct tb_iov trace_v, parent_v, prio_v, origin_v, tags_v;
+    struct tb_iov trace_v = {NULL, 0}, parent_v = {NULL, 0}, prio_v = {NULL, 0},
+                  origin_v = {NULL, 0}, tags_v = {NULL, 0};
     bool has_trace = datadog_find(in, TB_HDR_X_DATADOG_TRACE_ID, &trace_v);
     bool has_parent = datadog_find(in, TB_HDR_X_DATADOG_PARENT_ID, &parent_v);
     bool has_prio = datadog_find(in, TB_HDR_X_DATADOG_SAMPLING_PRIORITY, &prio_v);

@@ -86,7 +86,7 @@ def main():
     proxy_port = free_port()
     proxy = subprocess.Popen([binary, "--listen", "127.0.0.1:%d" % proxy_port,
                               "--upstream", "127.0.0.1:%d" % backend_port,
-                              "--propagators", "tracecontext,b3",
+                              "--propagators", "tracecontext,baggage,b3",
                               "--service-name", "demo-gateway",
                               "--service-instance", "demo-gateway-1@127.0.0.1"],
                              stderr=subprocess.PIPE, text=True)
@@ -94,7 +94,7 @@ def main():
         wait_listening(proxy_port, proxy)
         print("tracebridge listens on 127.0.0.1:%d, in front of a backend on 127.0.0.1:%d"
               % (proxy_port, backend_port))
-        print("(--propagators tracecontext,b3: the backend speaks W3C and Zipkin B3)")
+        print("(--propagators tracecontext,baggage,b3: the backend speaks W3C and Zipkin B3)")
 
         incoming = [("sw8", SW8_VECTOR), ("sw8-correlation", "dGVuYW50:YWNtZQ=="),
                     ("User-Agent", "skywalking-java-agent-demo")]
@@ -103,11 +103,13 @@ def main():
             + "".join("%s: %s\r\n" % h for h in incoming) + "\r\n").encode())
         s.close()
         traced = json.loads(body)
-        print("\n== 0. a SkyWalking caller: sw8 in, W3C traceparent and B3 out")
+        print("\n== 0. a SkyWalking caller: sw8 in, W3C traceparent + baggage and B3 out")
         print("   the client sent:")
         for name, value in incoming:
             print("   > %s: %s" % (name, value))
-        show_head("   (sw8 → tracecontext + b3)", traced)
+        print("   the backend received:")
+        for line in traced["head"].rstrip("\r\n").split("\r\n"):
+            print("   | " + line)
         received = {}
         for line in traced["head"].split("\r\n")[1:]:
             name, _, value = line.partition(":")
@@ -121,7 +123,7 @@ def main():
                               [(n, v) for n, v in received.items()
                                if n in ("traceparent", "tracestate", "b3", "baggage")])):
             print("\n   tracebridge decode, %s:" % title)
-            out = subprocess.run([binary, "decode", "--propagators", "tracecontext,b3"],
+            out = subprocess.run([binary, "decode", "--propagators", "tracecontext,baggage,b3"],
                                  input="".join("%s: %s\n" % h for h in lines), text=True,
                                  capture_output=True, timeout=10)
             if out.returncode != 0:
@@ -161,7 +163,7 @@ def main():
         print("   the client got: %s -- %s" % (status, body.decode().strip()))
         with open(events.name, encoding="utf-8") as f:
             requests = [json.loads(line) for line in f if '"event":"request"' in line]
-        print("   requests the backend received in all: %d (the two above)" % len(requests))
+        print("   requests the backend received in all: %d (sections 0 to 2; not this one)" % len(requests))
     finally:
         proxy.send_signal(signal.SIGTERM)
         proxy.wait(timeout=30)
