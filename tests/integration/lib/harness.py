@@ -160,13 +160,33 @@ def wait_until(pred, timeout, what, interval=0.01):
         time.sleep(interval)
 
 
-def run_binary(args, timeout=10.0):
-    """Runs the binary to completion; returns (status, stdout, stderr) as text."""
-    p = subprocess.Popen([BINARY] + list(args), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def child_env(env):
+    """The environment for a child: ours, with `env` applied on top (a value
+    of None removes that variable). None when `env` is None (inherit)."""
+    if env is None:
+        return None
+    out = dict(os.environ)
+    for k, v in env.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
+def run_binary(args, timeout=10.0, input=None, env=None):
+    """Runs the binary to completion; returns (status, stdout, stderr) as text.
+
+    `input` (str or bytes) is written to its standard input (default: none,
+    /dev/null); `env` is applied over the environment as child_env() says."""
+    if isinstance(input, str):
+        input = input.encode("utf-8")
+    p = subprocess.Popen([BINARY] + list(args),
+                         stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(env))
     _track(p)
     try:
-        out, err = p.communicate(timeout=timeout)
+        out, err = p.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
         p.kill()
         out, err = p.communicate()
@@ -360,7 +380,10 @@ class Backend:
 class Proxy:
     """A tracebridge process listening on 127.0.0.1."""
 
-    def __init__(self, upstream, args=(), workers=None, listen_port=None, wait_ready=True):
+    def __init__(self, upstream, args=(), workers=None, listen_port=None, wait_ready=True,
+                 env=None):
+        """`env`: variables applied over the environment (child_env), e.g.
+        {"OTEL_PROPAGATORS": "b3multi"}; None inherits it unchanged."""
         self.port = listen_port or free_port()
         self.upstream = upstream
         self.args = list(args)
@@ -377,7 +400,8 @@ class Proxy:
         log = open(self.log_path, "wb")
         log.write(("# %s\n" % " ".join(cmd)).encode())
         log.flush()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                     env=child_env(env))
         log.close()
         _track(self.proc)
         self.status = None
@@ -518,10 +542,12 @@ class Stack:
             r = st.conn().request("GET", "/x")
 
     `upstream` overrides the proxy's --upstream (then `backend=False` skips
-    starting a backend). On exit the proxy gets SIGTERM and must exit 0."""
+    starting a backend). `env` is passed to the Proxy (variables applied over
+    the environment). On exit the proxy gets SIGTERM and must exit 0."""
 
-    def __init__(self, args=(), workers=None, upstream=None, backend=True):
+    def __init__(self, args=(), workers=None, upstream=None, backend=True, env=None):
         self.args = list(args)
+        self.env = env
         self.workers = workers
         self.upstream = upstream
         self.want_backend = backend
@@ -529,7 +555,8 @@ class Stack:
         self.proxy = None
 
     def __enter__(self):
-        custom = self.args or self.workers or self.upstream or not self.want_backend
+        custom = (self.args or self.workers or self.upstream or not self.want_backend
+                  or self.env is not None)
         if USE_RUNNING and custom:
             raise Skip("needs its own proxy flags; not possible with TB_TEST_USE_RUNNING")
         try:
@@ -546,7 +573,7 @@ class Stack:
                 self.backend = Backend(0)
             if not USE_RUNNING:
                 up = self.upstream or self.backend.hostport
-                self.proxy = Proxy(up, self.args, self.workers)
+                self.proxy = Proxy(up, self.args, self.workers, env=self.env)
         except BaseException:
             self._teardown()
             raise
