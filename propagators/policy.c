@@ -106,10 +106,9 @@ static unsigned header_format(const struct tb_header *h)
 }
 
 /* Copies into `dst` what `src`, an agreeing context, adds: extras of formats
- * the winner lacks, tracestate, sampling when the winner deferred, and
- * baggage keys not yet present (higher precedence wins per key). */
-static int merge_into(struct tb_arena *arena, struct tb_trace_ctx *dst,
-                      const struct tb_trace_ctx *src)
+ * the winner lacks, tracestate, and sampling when the winner deferred.
+ * Baggage is merged separately, in precedence order. */
+static int merge_into(struct tb_trace_ctx *dst, const struct tb_trace_ctx *src)
 {
     uint32_t add = src->extras & ~dst->extras;
 
@@ -134,15 +133,23 @@ static int merge_into(struct tb_arena *arena, struct tb_trace_ctx *dst,
     dst->w3c_flags |= src->w3c_flags & TB_W3C_FLAG_RANDOM;
     if (dst->sampling == TB_SAMPLING_DEFER && src->sampling != TB_SAMPLING_DEFER)
         dst->sampling = src->sampling;
-    for (size_t i = 0; i < src->baggage.num; i++) {
-        const struct tb_baggage_item *item = &src->baggage.items[i];
+    return TB_OK;
+}
 
-        if (tb_baggage_find(&dst->baggage, item->key) >= 0)
+/* Adds the items of `src` whose keys `dst` lacks: called in precedence
+ * order, so the higher-precedence format wins each key. */
+static int merge_baggage(struct tb_arena *arena, struct tb_baggage *dst,
+                         const struct tb_baggage *src)
+{
+    for (size_t i = 0; i < src->num; i++) {
+        const struct tb_baggage_item *item = &src->items[i];
+
+        if (tb_baggage_find(dst, item->key) >= 0)
             continue;
-        if (tb_baggage_put(arena, &dst->baggage, item->key, item->value, item->props) != TB_OK)
+        if (tb_baggage_put(arena, dst, item->key, item->value, item->props) != TB_OK)
             return TB_ENOSPC;
     }
-    dst->baggage.dropped += src->baggage.dropped;
+    dst->dropped += src->dropped;
     return TB_OK;
 }
 
@@ -176,14 +183,16 @@ int tb_prop_extract(const struct tb_prop_policy *policy, const struct tb_headers
             present |= TB_FORMAT_BIT(f);
     }
     ext->present = present;
+    for (size_t f = 0; f < TB_FORMAT_NUM; f++) {
+        ext->formats[f].status = TB_ENOTFOUND;
+        ext->formats[f].why = NULL;
+    }
 
     for (size_t i = 0; i < policy->num_extract; i++) {
         enum tb_format f = policy->extract[i];
         const struct tb_propagator *prop = tb_propagator_get(f);
         struct tb_prop_format_result *r = &ext->formats[f];
 
-        r->status = TB_ENOTFOUND;
-        r->why = NULL;
         if (!(present & (TB_FORMAT_BIT(f) | prop->reads_also)))
             continue;
         tb_ctx_init(&r->ctx, f);
@@ -208,31 +217,34 @@ int tb_prop_extract(const struct tb_prop_policy *policy, const struct tb_headers
             ext->ctx = r->ctx;
         } else if (memcmp(r->ctx.trace_id, ext->ctx.trace_id, sizeof(ext->ctx.trace_id)) == 0) {
             ext->merged |= TB_FORMAT_BIT(f);
-            if (merge_into(arena, &ext->ctx, &r->ctx) != TB_OK)
+            if (merge_into(&ext->ctx, &r->ctx) != TB_OK)
                 goto no_space;
         } else {
             ext->conflicts |= TB_FORMAT_BIT(f);
         }
     }
-    /* Id-less inputs: baggage always, their decision only for a new root. */
-    for (size_t i = 0; i < policy->num_extract; i++) {
+    /* Id-less inputs: their decision and extras only for a new root. */
+    for (size_t i = 0; i < policy->num_extract && ext->winner < 0; i++) {
         enum tb_format f = policy->extract[i];
         struct tb_trace_ctx *c = &ext->formats[f].ctx;
 
-        if (!(ext->valid & TB_FORMAT_BIT(f)) || has_trace_id(c))
-            continue;
-        if (ext->winner >= 0) {
-            struct tb_trace_ctx only_baggage = *c;
-
-            /* A lone sampling header must not override the context's decision. */
-            only_baggage.sampling = TB_SAMPLING_DEFER;
-            only_baggage.extras = 0;
-            only_baggage.w3c_flags = 0;
-            if (merge_into(arena, &ext->ctx, &only_baggage) != TB_OK)
-                goto no_space;
-        } else if (merge_into(arena, &ext->ctx, c) != TB_OK) {
+        if ((ext->valid & TB_FORMAT_BIT(f)) && !has_trace_id(c) &&
+            merge_into(&ext->ctx, c) != TB_OK)
             goto no_space;
-        }
+    }
+    /* Baggage from the winner, the formats that agree with it and the
+     * id-less inputs, each key from the highest-precedence format. */
+    memset(&ext->ctx.baggage, 0, sizeof(ext->ctx.baggage));
+    for (size_t i = 0; i < policy->num_extract; i++) {
+        enum tb_format f = policy->extract[i];
+        const struct tb_trace_ctx *c = &ext->formats[f].ctx;
+
+        if (!(ext->valid & TB_FORMAT_BIT(f)))
+            continue;
+        if ((int)f != ext->winner && !(ext->merged & TB_FORMAT_BIT(f)) && has_trace_id(c))
+            continue;
+        if (merge_baggage(arena, &ext->ctx.baggage, &c->baggage) != TB_OK)
+            goto no_space;
     }
     if (ext->ctx.tbstate.len > 0) {
         if (tb_tbstate_restore(ext->ctx.tbstate, arena, &ext->ctx) != TB_OK)

@@ -363,7 +363,8 @@ int tb_decode(const char *input, size_t len, const struct tb_decode_options *opt
     proxied.entries = tb_arena_alloc(arena, (in.num + 1) * sizeof(*in.entries));
     if (proxied.entries == NULL)
         goto done;
-    memcpy(proxied.entries, in.entries, in.num * sizeof(*in.entries));
+    if (in.num > 0)
+        memcpy(proxied.entries, in.entries, in.num * sizeof(*in.entries));
     proxied.cap = in.num + 1;
     if (tb_prop_inject(&opts->policy, ext, &hop, arena, &proxied, &written, &dropped) != TB_OK)
         goto done;
