@@ -8,8 +8,8 @@ set -eu
 
 scope=${1:-all}
 
-build_pkgs="gcc make pkg-config libevent-dev libssl-dev libcmocka-dev libyaml-dev node-llhttp"
-test_pkgs="curl python3 clang libclang-rt-14-dev"
+build_pkgs="gcc make pkg-config libevent-dev libssl-dev libcmocka-dev libyaml-dev node-llhttp zlib1g-dev"
+test_pkgs="curl python3 clang libclang-rt-14-dev protobuf-compiler"
 bench_pkgs="wrk nginx-light procps util-linux"
 
 case "$scope" in

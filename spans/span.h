@@ -33,15 +33,15 @@ struct tb_span_link {
 
 /* SkyWalking facts for the skywalking exporter (protocols.md §8.5). */
 struct tb_span_sw8 {
-    bool has_ref;                       /* an sw8 header arrived: the segment refs its parent */
-    TB_SPAN_STR(trace_id, 160);         /* the native SkyWalking trace id (always set) */
+    bool has_ref;               /* an sw8 header arrived: the segment refs its parent */
+    TB_SPAN_STR(trace_id, 160); /* the native SkyWalking trace id (always set) */
     TB_SPAN_STR(parent_segment_id, 160);
     int32_t parent_span_id;
     TB_SPAN_STR(parent_service, 64);
     TB_SPAN_STR(parent_instance, 64);
     TB_SPAN_STR(parent_endpoint, 160);
-    TB_SPAN_STR(target, 128);            /* networkAddressUsedAtPeer */
-    char segment_id[33];                 /* the hop's own segment: 32 lower-case hex */
+    TB_SPAN_STR(target, 128); /* networkAddressUsedAtPeer */
+    char segment_id[33];      /* the hop's own segment: 32 lower-case hex */
 };
 
 struct tb_span {
@@ -54,26 +54,26 @@ struct tb_span {
     uint64_t start_ns; /* Unix epoch ns: first request byte */
     uint64_t end_ns;   /* Unix epoch ns: last response byte */
 
-    TB_SPAN_STR(name, 64);     /* low cardinality: the method, or a route name */
+    TB_SPAN_STR(name, 64); /* low cardinality: the method, or a route name */
     TB_SPAN_STR(tracestate, 512);
-    TB_SPAN_STR(method, 24);   /* http.request.method ("_OTHER" for unknown methods) */
-    TB_SPAN_STR(path, 256);    /* url.path */
+    TB_SPAN_STR(method, 24);          /* http.request.method ("_OTHER" for unknown methods) */
+    TB_SPAN_STR(path, 256);           /* url.path */
     TB_SPAN_STR(server_address, 128); /* server.address: the Host the client asked for */
     uint16_t server_port;             /* server.port, 0 when unknown */
     TB_SPAN_STR(client_address, 46);  /* client.address */
     uint16_t client_port;
-    TB_SPAN_STR(peer_address, 46);    /* network.peer.address: the upstream */
+    TB_SPAN_STR(peer_address, 46); /* network.peer.address: the upstream */
     uint16_t peer_port;
-    TB_SPAN_STR(user_agent, 256);     /* user_agent.original */
-    TB_SPAN_STR(error_type, 32);      /* error.type when is_error */
+    TB_SPAN_STR(user_agent, 256);                   /* user_agent.original */
+    TB_SPAN_STR(error_type, 32);                    /* error.type when is_error */
     uint8_t http_version_major, http_version_minor; /* network.protocol.version */
-    int status_code;                  /* http.response.status_code, 0 when none */
-    bool is_error;                    /* 5xx, or the proxy's own error response */
-    bool proxy_error;                 /* the response came from the proxy, not the upstream */
-    uint64_t request_body_size;       /* http.request.body.size */
-    uint64_t response_body_size;      /* http.response.body.size */
-    int extracted_format;             /* enum tb_format, or -1: tracebridge.extracted_format */
-    uint32_t injected_formats;        /* TB_FORMAT_BITs: tracebridge.injected_formats */
+    int status_code;                                /* http.response.status_code, 0 when none */
+    bool is_error;                                  /* 5xx, or the proxy's own error response */
+    bool proxy_error;            /* the response came from the proxy, not the upstream */
+    uint64_t request_body_size;  /* http.request.body.size */
+    uint64_t response_body_size; /* http.response.body.size */
+    int extracted_format;        /* enum tb_format, or -1: tracebridge.extracted_format */
+    uint32_t injected_formats;   /* TB_FORMAT_BITs: tracebridge.injected_formats */
 
     struct tb_span_link links[TB_SPAN_MAX_LINKS];
     uint8_t num_links;
