@@ -1,0 +1,696 @@
+# SPDX-License-Identifier: MIT
+"""Spans through the running proxy (docs/spans.md): one span per proxied
+request, checked field by field at a fake collector (fakes/collector.py)
+for every exporter: OTLP protobuf (decoded by protoc), OTLP JSON (gzip,
+custom headers), Zipkin v2, SkyWalking segments, and the file exporter.
+Also: kind by --role, error status (backend 5xx and the proxy's own 502),
+the samplers and the root rate limit (the decision is what the injected
+traceparent carries), resource attributes (flags, OTEL_*, k8s variables)
+and links for conflicting formats.
+
+The hop is identified by what the backend received: its traceparent names
+the trace and the hop's span id, which must be the exported span's id."""
+
+import json
+import os
+import socket
+
+from lib import harness as h
+from lib import spans as S
+from lib import sw
+from lib.harness import Stack
+
+HOSTNAME = socket.gethostname()
+T1, P1 = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+T2, P2 = "a3ce929d0e0e47364bf92f3577b34da6", "b7ad6b7169203331"
+T3, P3 = "0af7651916cd43dd8448eb211c80319c", "e457b5a2e4d86bd1"
+# Out of order on purpose: the span lists injected formats in registry order.
+PROPAGATORS = ["--propagators", "b3multi,tracecontext"]
+INJECTED = ["tracecontext", "b3multi"]
+DELAY = 0.3  # seconds the backend waits before answering one request
+
+
+def uses_running():
+    if h.USE_RUNNING:
+        raise h.Skip("needs its own proxies, flags and collector")
+
+
+_version = []
+
+
+def tb_version():
+    if not _version:
+        rc, out, err = h.run_binary(["--version"])
+        h.eq(rc, 0, "tracebridge --version exit status")
+        _version.append(out.strip().split()[-1])
+    return _version[0]
+
+
+def tp(trace, parent, sampled=True):
+    return ("traceparent", "00-%s-%s-%s" % (trace, parent, "01" if sampled else "00"))
+
+
+# ------------------------------------------------------------ the requests
+
+
+class Traffic:
+    """The requests every exporter test sends, and what each span must say."""
+
+    def __init__(self, st):
+        self.st = st
+        self.backend_port = st.backend.port
+        self.hops = {}
+
+    def send(self):
+        st = self.st
+        with st.conn() as c:
+            # A sampled W3C parent with tracestate, a User-Agent, a Host with a port.
+            self.hops["child"] = S.hop(c, "GET", "/spans/one?q=1&r=2",
+                                       [("Host", "svc.example:8081"), tp(T1, P1),
+                                        ("tracestate", "vendor=opaque,other=1"),
+                                        ("User-Agent", "itest-agent/1.0 (+spans)")], what="child")
+            # A new root with a request body and a plain Host.
+            self.hops["root"] = S.hop(c, "POST", "/spans/two", [("Content-Type", "text/plain")],
+                                      body=b"x" * 1234, what="root")
+        # HTTP/1.0 on its own connection; the backend waits DELAY before answering.
+        with st.conn() as c:
+            self.hops["slow"] = S.hop(c, "GET", "/spans/slow", [("X-Test-Delay-Head", str(DELAY))],
+                                      version="HTTP/1.0", host="slow.example", what="slow")
+        return self.hops
+
+    def expected(self, name):
+        """(span fields, attributes) the OTLP span of hop `name` must carry."""
+        hp = self.hops[name]
+        common = {
+            "url.scheme": "http",
+            "client.address": "127.0.0.1",
+            "client.port": hp.client_port,
+            "network.peer.address": "127.0.0.1",
+            "network.peer.port": self.backend_port,
+            "http.response.status_code": 200,
+            "http.response.body.size": hp.resp.body_len,
+            "tracebridge.injected_formats": INJECTED,
+            "error.type": None,
+        }
+        if name == "child":
+            fields = {"trace_id": T1, "parent_span_id": P1, "name": "GET",
+                      "flags": (hp.flags & 0xff) | 0x100 | 0x200}
+            attrs = dict(common, **{
+                "http.request.method": "GET", "url.path": "/spans/one", "server.address": "svc.example",
+                "server.port": 8081, "user_agent.original": "itest-agent/1.0 (+spans)",
+                "network.protocol.version": "1.1", "http.request.body.size": 0,
+                "tracebridge.extracted_format": "tracecontext"})
+        elif name == "root":
+            fields = {"trace_id": hp.trace_id, "parent_span_id": "", "name": "POST",
+                      "flags": (hp.flags & 0xff) | 0x100}
+            attrs = dict(common, **{
+                "http.request.method": "POST", "url.path": "/spans/two", "server.address": "test.example",
+                "server.port": None, "user_agent.original": None, "network.protocol.version": "1.1",
+                "http.request.body.size": 1234, "tracebridge.extracted_format": "none"})
+        else:
+            fields = {"trace_id": hp.trace_id, "parent_span_id": "", "name": "GET",
+                      "flags": (hp.flags & 0xff) | 0x100}
+            attrs = dict(common, **{
+                "http.request.method": "GET", "url.path": "/spans/slow", "server.address": "slow.example",
+                "server.port": None, "user_agent.original": None, "network.protocol.version": "1.0",
+                "http.request.body.size": 0, "tracebridge.extracted_format": "none"})
+        fields["span_id"] = hp.span_id
+        return fields, attrs
+
+
+def check_hops_sampled(hops):
+    for name, hp in hops.items():
+        h.true(hp.sampled, "%s: the hop must be sampled (traceparent flags %02x)" % (name, hp.flags))
+    h.eq(hops["child"].trace_id, T1, "child: trace id downstream")
+
+
+def check_otlp_span(sp, traffic, name, kind=2, service="svc-spans", instance="inst-1@itest"):
+    hp = traffic.hops[name]
+    fields, attrs = traffic.expected(name)
+    fields.update(kind=kind, status_code=0, status_message="")
+    S.diff_dict(sp, fields, "%s: OTLP span fields" % name)
+    S.diff_dict(sp["attributes"], attrs, "%s: OTLP span attributes" % name)
+    if name == "child":
+        h.eq(sp["trace_state"], hp.header("tracestate"), "child: span trace_state = the tracestate sent "
+             "downstream")
+        h.true(hp.header("tracestate") and "vendor=opaque" in hp.header("tracestate"),
+               "child: the caller's tracestate member is kept downstream (%r)" % hp.header("tracestate"))
+    else:
+        h.eq(sp["trace_state"], hp.header("tracestate") or "", "%s: trace_state" % name)
+    h.eq(sp["links"], [], "%s: links" % name)
+    S.check_times(sp["start"], sp["end"], hp, "%s: OTLP span times" % name,
+                  min_duration_ns=int(DELAY * 1e9) if name == "slow" else 0)
+    S.diff_dict(sp["resource"], {"service.name": service, "service.instance.id": instance,
+                                 "host.name": HOSTNAME}, "%s: resource attributes" % name)
+    S.diff_dict(sp["scope"], {"name": "tracebridge", "version": tb_version()}, "%s: instrumentation scope" % name)
+
+
+# ================================================================== OTLP
+
+
+@h.timeout(60)
+def test_otlp_protobuf_every_attribute():
+    uses_running()
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=PROPAGATORS + ["--service-name", "svc-spans", "--service-instance", "inst-1@itest"],
+                   env=S.otlp_env(col)) as st:
+            tr = Traffic(st)
+            hops = tr.send()
+            check_hops_sampled(hops)
+            spans = col.wait_otlp(3)
+        col.check_valid()
+        spans = col.otlp_spans()
+        h.eq(len(spans), 3, "spans exported for 3 requests (after the proxy stopped)")
+        for name, hp in hops.items():
+            check_otlp_span(S.find(spans, hp.span_id, what=name), tr, name)
+        for e in col.accepted("/v1/traces"):
+            h.eq(e["format"], "otlp_proto", "default OTLP protocol is http/protobuf")
+            h.eq(e["content_encoding"], None, "no Content-Encoding without OTEL_EXPORTER_OTLP_COMPRESSION")
+        exp, sp = S.stats(st.proxy)
+        S.diff_dict(exp.get("otlp", {}), {"exported": 3, "failed": 0, "retries": 0, "errors": 0},
+                    "export_stats exporter=otlp")
+        S.diff_dict(sp, {"started": 3, "sampled": 3, "dropped_full": 0}, "span_stats")
+        h.eq(sorted(exp), ["otlp"], "exporters enabled when only an OTLP endpoint is configured")
+
+
+@h.timeout(60)
+def test_otlp_json_gzip_and_headers():
+    uses_running()
+    with S.Group() as g:
+        col = g.collector()
+        env = S.otlp_env(col, OTEL_EXPORTER_OTLP_PROTOCOL="http/json", OTEL_EXPORTER_OTLP_COMPRESSION="gzip",
+                         OTEL_EXPORTER_OTLP_HEADERS="x-api-key=secret%20one%2Ctwo, X-Tenant=t1")
+        with Stack(args=PROPAGATORS + ["--service-name", "svc-spans", "--service-instance", "inst-1@itest"],
+                   env=env) as st:
+            tr = Traffic(st)
+            hops = tr.send()
+            col.wait_otlp(3)
+        spans = col.otlp_spans()
+        h.eq(len(spans), 3, "spans exported")
+        for name, hp in hops.items():
+            check_otlp_span(S.find(spans, hp.span_id, what=name), tr, name)
+        for e in col.accepted("/v1/traces"):
+            hd = {n.lower(): v for n, v in e["headers"]}
+            h.eq(e["format"], "otlp_json", "OTEL_EXPORTER_OTLP_PROTOCOL=http/json")
+            h.eq(hd.get("content-encoding"), "gzip", "Content-Encoding with OTEL_EXPORTER_OTLP_COMPRESSION=gzip")
+            h.true(e["body_len"] < e["decoded_len"], "gzip body (%d) smaller than JSON (%d)"
+                   % (e["body_len"], e["decoded_len"]))
+            h.eq(hd.get("x-api-key"), "secret one,two", "OTEL_EXPORTER_OTLP_HEADERS value, percent-decoded")
+            h.eq(hd.get("x-tenant"), "t1", "second OTEL_EXPORTER_OTLP_HEADERS header")
+
+    # OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: /v1/traces is appended; protobuf + gzip.
+    with S.Group() as g:
+        col = g.collector()
+        env = S.env(OTEL_EXPORTER_OTLP_ENDPOINT=col.url("/"), OTEL_EXPORTER_OTLP_COMPRESSION="gzip",
+                    OTEL_SERVICE_NAME="svc-env")
+        with Stack(args=PROPAGATORS, env=env) as st, st.conn() as c:
+            hp = S.hop(c, "GET", "/base", [tp(T2, P2)])
+            sp = S.find(col.wait_otlp(1), hp.span_id)
+        e = col.accepted()[0]
+        h.eq((e["path"], e["format"], e["content_encoding"]), ("/v1/traces", "otlp_proto", "gzip"),
+             "OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces, protobuf, gzip")
+        S.diff_dict(sp, {"trace_id": T2, "parent_span_id": P2}, "span via OTEL_EXPORTER_OTLP_ENDPOINT")
+        h.eq(sp["resource"].get("service.name"), "svc-env", "service.name from OTEL_SERVICE_NAME")
+        h.eq(sp["resource"].get("service.instance.id"), "%d@%s" % (st.proxy.proc.pid, HOSTNAME),
+             "default service.instance.id is PID@HOSTNAME")
+
+
+# ================================================================ Zipkin
+
+
+def zipkin_tags(attrs):
+    """Attributes as Zipkin tags: strings; arrays comma-joined."""
+    out = {}
+    for k, v in attrs.items():
+        if v is None:
+            out[k] = None
+        elif isinstance(v, list):
+            out[k] = ",".join(v)
+        else:
+            out[k] = str(v)
+    return out
+
+
+def check_zipkin_span(z, tr, name, service, kind="SERVER"):
+    hp = tr.hops[name]
+    fields, attrs = tr.expected(name)
+    want = {"traceId": fields["trace_id"], "id": hp.span_id, "kind": kind,
+            "parentId": fields["parent_span_id"] or None}
+    S.diff_dict(z, want, "%s: Zipkin span" % name)
+    h.eq(z.get("name", "").lower(), fields["name"].lower(), "%s: Zipkin span name" % name)
+    h.eq(z["localEndpoint"].get("serviceName"), service, "%s: localEndpoint.serviceName" % name)
+    S.diff_dict(z.get("tags", {}), zipkin_tags(attrs), "%s: Zipkin tags" % name)
+    h.absent(z.get("tags", {}), "error", "%s: no error tag on a 200" % name)
+    S.check_times(z["timestamp"] * 1000, (z["timestamp"] + z.get("duration", 0)) * 1000, hp,
+                  "%s: Zipkin timestamp/duration (us)" % name,
+                  min_duration_ns=int(DELAY * 1e9) if name == "slow" else 0, unit_ns=1000)
+
+
+@h.timeout(60)
+def test_zipkin_every_attribute():
+    uses_running()
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=PROPAGATORS + ["--service-name", "svc-zipkin", "--exporter", "zipkin",
+                                       "--zipkin-endpoint", col.url("/api/v2/spans")], env=S.env()) as st:
+            tr = Traffic(st)
+            hops = tr.send()
+            col.wait_zipkin(3)
+        zs = col.zipkin_spans()
+        h.eq(len(zs), 3, "Zipkin spans exported")
+        for name, hp in hops.items():
+            check_zipkin_span(S.find(zs, hp.span_id, key="id", what=name), tr, name, "svc-zipkin")
+        for e in col.accepted():
+            h.eq(e["status_sent"], 202, "Zipkin answers 202 Accepted (and that counts as delivered)")
+        exp, _ = S.stats(st.proxy)
+        S.diff_dict(exp.get("zipkin", {}), {"exported": 3, "failed": 0}, "export_stats exporter=zipkin")
+
+    # TRACEBRIDGE_ZIPKIN_ENDPOINT alone enables the exporter.
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=PROPAGATORS, env=S.env(TRACEBRIDGE_ZIPKIN_ENDPOINT=col.url("/api/v2/spans"),
+                                                OTEL_SERVICE_NAME="svc-zenv")) as st, st.conn() as c:
+            hp = S.hop(c, "GET", "/z", [tp(T1, P1)])
+            z = S.find(col.wait_zipkin(1), hp.span_id, key="id")
+        S.diff_dict(z, {"traceId": T1, "parentId": P1, "kind": "SERVER"}, "span via TRACEBRIDGE_ZIPKIN_ENDPOINT")
+        h.eq(z["localEndpoint"].get("serviceName"), "svc-zenv", "serviceName from OTEL_SERVICE_NAME")
+        h.eq(col.requests("/v1/traces"), [], "no OTLP export without an OTLP endpoint")
+
+
+# ============================================================ SkyWalking
+
+
+def sw_tags(span):
+    return {t["key"]: t.get("value", "") for t in span.get("tags", [])}
+
+
+def check_segment(seg, hp, service, instance, backend_hostport, what):
+    """A hop's segment: Entry span 0 + Exit span 1, ids that map back to the hop."""
+    h.true(len(seg["traceSegmentId"]) == 32 and all(c in "0123456789abcdef" for c in seg["traceSegmentId"]),
+           "%s: traceSegmentId %r is not 32 lower-case hex" % (what, seg["traceSegmentId"]))
+    h.eq(sw.segment_id_to_span_id(seg["traceSegmentId"], 1), hp.span_id,
+         "%s: segmentIDToSpanID(traceSegmentId, exit span 1) must be the hop's span id" % what)
+    h.eq(sw.sw_trace_id_map(seg["traceId"])[0], hp.trace_id,
+         "%s: the segment's traceId %r maps to the hop's trace id" % (what, seg["traceId"]))
+    S.diff_dict(seg, {"service": service, "serviceInstance": instance}, "%s: segment" % what)
+    spans = seg["spans"]
+    h.eq([(s["spanId"], s["parentSpanId"], s["spanType"]) for s in spans], [(0, -1, "Entry"), (1, 0, "Exit")],
+         "%s: (spanId, parentSpanId, spanType) of the segment's spans" % what)
+    entry, exit_ = spans
+    h.eq(exit_.get("peer"), backend_hostport, "%s: Exit span peer = the upstream" % what)
+    for s in spans:
+        if "spanLayer" in s:
+            h.eq(s["spanLayer"], "Http", "%s: spanLayer" % what)
+    h.true(entry["startTime"] <= exit_["startTime"] <= exit_["endTime"] <= entry["endTime"],
+           "%s: the Exit span lies within the Entry span: %r" % (what, [(s["startTime"], s["endTime"])
+                                                                        for s in spans]))
+    S.check_times(entry["startTime"] * 10**6, entry["endTime"] * 10**6, hp, "%s: Entry times (ms)" % what,
+                  unit_ns=10**6)
+    return entry, exit_
+
+
+@h.timeout(60)
+def test_skywalking_segments():
+    uses_running()
+    sw8_in = sw.sw8_value(1, sw.V47_TRACE, sw.V47_SEGMENT, 2, "caller-svc", "caller-1@10.0.0.5", "GET:/caller",
+                          "proxy.example:8080")
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=["--propagators", "tracecontext,sw8", "--service-name", "svc-sw", "--service-instance",
+                         "inst-sw@itest", "--exporter", "skywalking", "--skywalking-endpoint", col.url()],
+                   env=S.env()) as st, st.conn() as c:
+            hp_ref = S.hop(c, "GET", "/sw/one?x=1", [("sw8", sw8_in)], what="sw8 caller")
+            hp_root = S.hop(c, "POST", "/sw/two", [], body=b"abc", what="no context")
+            hp_err = S.hop(c, "GET", "/sw/err", [("X-Test-Status", "500")], what="backend 500", status=500)
+            segs = col.wait_segments(3)
+        h.eq(len(segs), 3, "segments exported for 3 requests")
+        h.eq([e["path"] for e in col.requests()], ["/v3/segments"] * len(col.requests()),
+             "the SkyWalking base URL gets /v3/segments appended")
+        by_seg = {s["traceSegmentId"]: s for s in segs}
+        h.eq(len(by_seg), 3, "distinct traceSegmentIds")
+        for hp in (hp_ref, hp_root, hp_err):
+            matches = [s for s in segs if sw.segment_id_to_span_id(s["traceSegmentId"], 1) == hp.span_id]
+            h.eq(len(matches), 1, "%s: one segment whose (segment, 1) maps to the hop %s" % (hp.what, hp.span_id))
+            seg = matches[0]
+            entry, exit_ = check_segment(seg, hp, "svc-sw", "inst-sw@itest", st.backend.hostport, hp.what)
+            down = sw.parse_sw8(hp.header("sw8"), "%s: sw8 downstream" % hp.what)
+            S.diff_dict(down, {"trace": seg["traceId"], "segment": seg["traceSegmentId"], "span": 1,
+                               "service": "svc-sw", "instance": "inst-sw@itest", "endpoint": entry["operationName"],
+                               "target": st.backend.hostport}, "%s: sw8 downstream names the Exit span" % hp.what)
+            tags = dict(sw_tags(exit_), **sw_tags(entry))
+            method = "POST" if hp is hp_root else "GET"
+            S.diff_dict(tags, {"http.request.method": method, "url.path": hp.echo["target"].split("?")[0],
+                               "http.response.status_code": "500" if hp is hp_err else "200"},
+                        "%s: segment tags (Entry and Exit)" % hp.what)
+            h.eq(entry.get("isError", False), hp is hp_err, "%s: Entry isError" % hp.what)
+            if hp is hp_ref:
+                h.eq(seg["traceId"], sw.V47_TRACE, "sw8 caller: the segment keeps the native trace id")
+                h.eq(entry.get("refs"), [{
+                    "refType": "CrossProcess", "traceId": sw.V47_TRACE, "parentTraceSegmentId": sw.V47_SEGMENT,
+                    "parentSpanId": 2, "parentService": "caller-svc", "parentServiceInstance": "caller-1@10.0.0.5",
+                    "parentEndpoint": "GET:/caller", "networkAddressUsedAtPeer": "proxy.example:8080"}],
+                    "sw8 caller: the Entry span's CrossProcess ref to the caller")
+                h.eq(hp.trace_id, sw.V47_W3C_TRACE, "sw8 caller: W3C trace id downstream (§8.4 mapping)")
+            else:
+                h.eq(entry.get("refs", []), [], "%s: no refs without an incoming sw8" % hp.what)
+            h.eq(exit_.get("refs", []), [], "%s: the Exit span has no refs" % hp.what)
+
+
+# ================================================================== file
+
+
+def norm_kind(v):
+    return {"SERVER": 2, "SPAN_KIND_SERVER": 2, 2: 2, "CLIENT": 3, "SPAN_KIND_CLIENT": 3, 3: 3}.get(v, v)
+
+
+def norm_status(v):
+    if isinstance(v, dict):
+        v = v.get("code", "UNSET")
+    return {"UNSET": 0, "STATUS_CODE_UNSET": 0, 0: 0, "ERROR": 2, "STATUS_CODE_ERROR": 2, 2: 2,
+            "OK": 1, 1: 1}.get(v, v)
+
+
+FILE_KEYS = {"trace_id", "span_id", "parent_span_id", "name", "kind", "start_time_unix_nano",
+             "end_time_unix_nano", "status", "attributes", "links", "resource"}
+
+
+def check_file_span(f, tr, name, service):
+    hp = tr.hops[name]
+    fields, attrs = tr.expected(name)
+    missing = FILE_KEYS - set(f)
+    h.true(not missing, "%s: file span lacks %s: %r" % (name, sorted(missing), f))
+    S.diff_dict({"trace_id": f["trace_id"], "span_id": f["span_id"], "parent_span_id": f["parent_span_id"] or "",
+                 "name": f["name"], "kind": norm_kind(f["kind"]), "status": norm_status(f["status"])},
+                {"trace_id": fields["trace_id"], "span_id": hp.span_id, "parent_span_id": fields["parent_span_id"],
+                 "name": fields["name"], "kind": 2, "status": 0}, "%s: file span" % name)
+    S.diff_dict(f["attributes"], attrs, "%s: file span attributes" % name)
+    h.eq(f["links"], [], "%s: links" % name)
+    S.check_times(int(f["start_time_unix_nano"]), int(f["end_time_unix_nano"]), hp, "%s: file span times" % name,
+                  min_duration_ns=int(DELAY * 1e9) if name == "slow" else 0)
+    h.eq(f["resource"].get("service.name"), service, "%s: resource service.name" % name)
+    h.eq(f["resource"].get("host.name"), HOSTNAME, "%s: resource host.name" % name)
+
+
+@h.timeout(60)
+def test_file_exporter():
+    uses_running()
+    path = os.path.join(h.test_dir(), "spans.jsonl")
+    with Stack(args=PROPAGATORS + ["--service-name", "svc-file", "--exporter", "file", "--span-file", path],
+               env=S.env()) as st:
+        tr = Traffic(st)
+        hops = tr.send()
+        S.wait_file(path, 3)
+    lines = S.read_span_file(path)
+    h.eq(len(lines), 3, "JSON lines in --span-file after the proxy stopped")
+    for name, hp in hops.items():
+        check_file_span(S.find(lines, hp.span_id, what=name), tr, name, "svc-file")
+
+    # No exporter configured at all: the file exporter on standard output
+    # (the harness puts the proxy's stdout in its log).
+    with Stack(args=PROPAGATORS + ["--service-name", "svc-stdout"], env=S.env()) as st:
+        tr = Traffic(st)
+        hops = tr.send()
+    lines = [json.loads(line) for line in st.proxy.log().splitlines() if line.startswith("{")]
+    h.eq(len(lines), 3, "JSON lines on stdout with no exporter configured")
+    for name, hp in hops.items():
+        check_file_span(S.find(lines, hp.span_id, what=name), tr, name, "svc-stdout")
+    exp, _ = S.stats(st.proxy)
+    h.eq(sorted(exp), ["file"], "the default exporter is file")
+
+    # TRACEBRIDGE_SPAN_FILE, and TRACEBRIDGE_EXPORTERS=none disables export.
+    path2 = os.path.join(h.test_dir(), "env-spans.jsonl")
+    with Stack(args=[], env=S.env(TRACEBRIDGE_SPAN_FILE=path2)) as st, st.conn() as c:
+        hp = S.hop(c, "GET", "/f", [tp(T1, P1)])
+        got = S.find(S.wait_file(path2, 1), hp.span_id)
+        S.diff_dict(got, {"trace_id": T1, "parent_span_id": P1}, "span via TRACEBRIDGE_SPAN_FILE")
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=[], env=S.otlp_env(col, TRACEBRIDGE_EXPORTERS="none")) as st, st.conn() as c:
+            hp = S.hop(c, "GET", "/none", [tp(T1, P1)])
+            h.eq(hp.trace_id, T1, "ids still propagate with TRACEBRIDGE_EXPORTERS=none")
+        h.eq(col.requests(), [], "nothing exported with TRACEBRIDGE_EXPORTERS=none")
+        h.eq([line for line in st.proxy.log().splitlines() if line.startswith("{")], [],
+             "no spans on stdout with TRACEBRIDGE_EXPORTERS=none")
+
+
+# ============================================================ kind, role
+
+
+@h.timeout(60)
+def test_role_outbound_is_client_in_every_exporter():
+    uses_running()
+    path = os.path.join(h.test_dir(), "spans.jsonl")
+    with S.Group() as g:
+        col = g.collector()
+        zcol = g.collector()
+        with Stack(args=PROPAGATORS + ["--role", "outbound", "--service-name", "svc-out", "--exporter",
+                                       "otlp,zipkin,file", "--zipkin-endpoint", zcol.url("/api/v2/spans"),
+                                       "--span-file", path], env=S.otlp_env(col)) as st, st.conn() as c:
+            hp = S.hop(c, "GET", "/out", [tp(T1, P1)])
+            o = S.find(col.wait_otlp(1), hp.span_id)
+            z = S.find(zcol.wait_zipkin(1), hp.span_id, key="id")
+            f = S.find(S.wait_file(path, 1), hp.span_id)
+        h.eq(o["kind"], 3, "--role outbound: OTLP kind CLIENT (3)")
+        h.eq(z["kind"], "CLIENT", "--role outbound: Zipkin kind")
+        h.eq(norm_kind(f["kind"]), 3, "--role outbound: file kind (%r)" % f["kind"])
+        for sp in (o, f):
+            h.eq((sp["trace_id"], sp.get("parent_span_id")), (T1, P1), "same ids in every exporter")
+        exp, _ = S.stats(st.proxy)
+        h.eq(sorted(exp), ["file", "otlp", "zipkin"], "one export_stats line per enabled exporter")
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=["--role", "inbound"], env=S.otlp_env(col, TRACEBRIDGE_ROLE="outbound")) as st, \
+                st.conn() as c:
+            hp = S.hop(c, "GET", "/in", [tp(T1, P1)])
+            h.eq(S.find(col.wait_otlp(1), hp.span_id)["kind"], 2, "--role inbound (flag over TRACEBRIDGE_ROLE)")
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=[], env=S.otlp_env(col, TRACEBRIDGE_ROLE="outbound")) as st, st.conn() as c:
+            hp = S.hop(c, "GET", "/in", [tp(T1, P1)])
+            h.eq(S.find(col.wait_otlp(1), hp.span_id)["kind"], 3, "TRACEBRIDGE_ROLE=outbound")
+
+
+# ================================================================ errors
+
+
+@h.timeout(60)
+def test_error_status():
+    uses_running()
+    with S.Group() as g:
+        col = g.collector()
+        zcol = g.collector()
+        args = ["--exporter", "otlp,zipkin", "--zipkin-endpoint", zcol.url("/api/v2/spans")]
+        with Stack(args=args, env=S.otlp_env(col)) as st, st.conn() as c:
+            h500 = S.hop(c, "GET", "/e500", [("X-Test-Status", "500")], what="500", status=500)
+            h503 = S.hop(c, "PUT", "/e503", [("X-Test-Status", "503")], body=b"{}", what="503", status=503)
+            h404 = S.hop(c, "GET", "/e404", [("X-Test-Status", "404")], what="404", status=404)
+            spans = col.wait_otlp(3)
+            zs = zcol.wait_zipkin(3)
+        for hp, code, err in ((h500, 500, True), (h503, 503, True), (h404, 404, False)):
+            sp = S.find(spans, hp.span_id, what=hp.what)
+            S.diff_dict(sp, {"status_code": 2 if err else 0, "status_message": ""}, "%s: OTLP status" % hp.what)
+            S.diff_dict(sp["attributes"], {"http.response.status_code": code,
+                                           "error.type": str(code) if err else None},
+                        "%s: OTLP attributes" % hp.what)
+            z = S.find(zs, hp.span_id, key="id", what=hp.what)
+            tags = z.get("tags", {})
+            S.diff_dict(tags, {"http.response.status_code": str(code), "error.type": str(code) if err else None},
+                        "%s: Zipkin tags" % hp.what)
+            h.eq("error" in tags, err, "%s: Zipkin 'error' tag present exactly for errors (tags %r)" % (hp.what, tags))
+
+    # The proxy's own error: the upstream refuses connections -> 502.
+    dead = h.free_port()
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=[], backend=False, upstream="127.0.0.1:%d" % dead, env=S.otlp_env(col)) as st:
+            with st.conn() as c:
+                r = c.request("GET", "/down", [tp(T3, P3)])
+                h.status(r, 502, "upstream down")
+            spans = col.wait_otlp(1)
+        sp = spans[0]
+        S.diff_dict(sp, {"trace_id": T3, "parent_span_id": P3, "status_code": 2, "kind": 2},
+                    "502 from the proxy: span")
+        S.diff_dict(sp["attributes"], {"http.response.status_code": 502, "http.request.method": "GET",
+                                       "url.path": "/down"}, "502 from the proxy: attributes")
+        et = sp["attributes"].get("error.type")
+        h.true(isinstance(et, str) and et != "", "502 from the proxy: error.type must name the failure, got %r" % et)
+
+
+# ============================================================== samplers
+
+
+def sampler_case(env_extra, requests, args=()):
+    """Runs `requests` [(headers, what)] through a proxy with the sampler
+    settings; returns [(hop, exported span or None)] and the span_stats."""
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=list(args), env=S.otlp_env(col, **env_extra)) as st:
+            with st.conn() as c:
+                hops = [S.hop(c, "GET", "/s/%d" % i, hdrs, what=what) for i, (hdrs, what) in enumerate(requests)]
+        spans = S.by_span_id(col.otlp_spans())
+        _, stats = S.stats(st.proxy)
+    out = [(hp, spans.pop(hp.span_id, None)) for hp in hops]
+    h.eq(spans, {}, "spans exported for no request of this run")
+    return out, stats
+
+
+def expect_sampling(results, stats, want, label):
+    """`want`: one bool per request: sampled (flags 01 downstream and a span) or not."""
+    bad = []
+    for (hp, sp), w in zip(results, want):
+        if hp.sampled != w:
+            bad.append("%s: traceparent flags downstream %02x, expected sampled=%s" % (hp.what, hp.flags, w))
+        if (sp is not None) != w:
+            bad.append("%s: %s" % (hp.what, "a span was exported for an unsampled hop" if sp is not None
+                                   else "no span exported for a sampled hop"))
+    if bad:
+        raise AssertionError("%s:\n  %s" % (label, "\n  ".join(bad)))
+    S.diff_dict(stats, {"started": len(want), "sampled": sum(want), "dropped_full": 0}, "%s: span_stats" % label)
+
+
+ROOT = ([], "root")
+SAMPLED = ([tp(T1, P1, True)], "parent sampled")
+UNSAMPLED = ([tp(T2, P2, False)], "parent not sampled")
+B3_DENY = ([("b3", "%s-%s-0" % (T3, P3))], "b3 parent deny")
+
+
+@h.timeout(120)
+def test_samplers():
+    uses_running()
+    cases = [
+        ("default (parentbased_always_on)", {}, [ROOT, SAMPLED, UNSAMPLED, B3_DENY], [True, True, False, False]),
+        ("always_on", {"OTEL_TRACES_SAMPLER": "always_on"}, [ROOT, SAMPLED, UNSAMPLED], [True, True, False]),
+        ("always_off", {"OTEL_TRACES_SAMPLER": "always_off"}, [ROOT, SAMPLED, UNSAMPLED], [False, False, False]),
+        ("traceidratio 0", {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"},
+         [ROOT, ROOT, SAMPLED], [False, False, False]),
+        ("traceidratio 1", {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1"},
+         [ROOT, ROOT, SAMPLED, UNSAMPLED], [True, True, True, False]),
+        ("parentbased_always_off", {"OTEL_TRACES_SAMPLER": "parentbased_always_off"},
+         [ROOT, SAMPLED, UNSAMPLED], [False, True, False]),
+        ("parentbased_traceidratio 0", {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                                        "OTEL_TRACES_SAMPLER_ARG": "0"}, [ROOT, SAMPLED, UNSAMPLED],
+         [False, True, False]),
+        ("parentbased_traceidratio 1", {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                                        "OTEL_TRACES_SAMPLER_ARG": "1"}, [ROOT, SAMPLED, UNSAMPLED],
+         [True, True, False]),
+    ]
+    for label, env_extra, reqs, want in cases:
+        results, stats = sampler_case(env_extra, reqs)
+        expect_sampling(results, stats, want, "OTEL_TRACES_SAMPLER %s" % label)
+        for hp, _ in results:
+            if hp.what in ("parent sampled", "parent not sampled"):
+                h.eq(hp.trace_id, T1 if hp.what == "parent sampled" else T2,
+                     "%s / %s: the trace id propagates whatever the decision" % (label, hp.what))
+
+
+@h.timeout(60)
+def test_traceidratio_half_follows_the_trace_id():
+    """traceidratio 0.5: the decision is a function of the trace id alone
+    (same id, same decision), roughly half of 40 new roots are sampled, and
+    spans exist exactly for the hops sent downstream as sampled."""
+    uses_running()
+    reqs = [ROOT] * 40
+    results, stats = sampler_case({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"}, reqs)
+    want = [hp.sampled for hp, _ in results]
+    expect_sampling(results, stats, want, "traceidratio 0.5")
+    h.between(sum(want), 6, 34, "sampled roots out of 40 at ratio 0.5")
+    # The same trace id twice (as a parent that did not decide: b3 with no sampling flag).
+    same = [([("b3", "%s-%s" % (T1, P1))], "b3 deferred #1"), ([("b3", "%s-%s" % (T1, P2))], "b3 deferred #2")]
+    results, stats = sampler_case({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"}, same)
+    h.eq(results[0][0].sampled, results[1][0].sampled, "same trace id, same traceidratio decision")
+
+
+@h.timeout(60)
+def test_max_root_spans_per_second():
+    uses_running()
+    reqs = [ROOT] * 12 + [SAMPLED] * 4
+    results, stats = sampler_case({}, reqs, args=["--max-root-spans-per-second", "2"])
+    roots = [hp.sampled for hp, _ in results[:12]]
+    want = roots + [True] * 4
+    expect_sampling(results, stats, want, "--max-root-spans-per-second 2")
+    h.between(sum(roots), 1, 3, "new roots sampled out of 12 sent at once with a limit of 2 per second")
+    # Unsampled roots still start traces and propagate ids.
+    h.eq(len({hp.trace_id for hp, _ in results[:12]}), 12, "each root has its own trace id")
+
+
+# ============================================================== resource
+
+
+@h.timeout(60)
+def test_resource_attributes():
+    uses_running()
+    env_extra = {"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=itest,team=a%20b%2Cc,service.name=from-attrs",
+                 "OTEL_SERVICE_NAME": "svc-env", "K8S_POD_NAME": "pod-k8s", "POD_NAME": "pod-plain",
+                 "POD_NAMESPACE": "ns-1", "NODE_NAME": "node-1"}
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=[], env=S.otlp_env(col, **env_extra)) as st:
+            hp = S.get(st, "/r", [tp(T1, P1)])
+            sp = S.find(col.wait_otlp(1), hp.span_id)
+        S.diff_dict(sp["resource"], {
+            "service.name": "svc-env", "service.instance.id": "%d@%s" % (st.proxy.proc.pid, HOSTNAME),
+            "host.name": HOSTNAME, "deployment.environment": "itest", "team": "a b,c",
+            "k8s.pod.name": "pod-k8s", "k8s.namespace.name": "ns-1", "k8s.node.name": "node-1"},
+            "resource (OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES' service.name; K8S_* over POD_*)")
+    env_extra = {"OTEL_RESOURCE_ATTRIBUTES": "service.name=from-attrs,service.instance.id=attr-inst",
+                 "OTEL_SERVICE_NAME": "svc-env", "K8S_NAMESPACE_NAME": "ns-k8s", "POD_NAMESPACE": "ns-plain",
+                 "K8S_NODE_NAME": "node-k8s"}
+    with S.Group() as g:
+        col = g.collector()
+        zcol = g.collector()
+        with Stack(args=["--service-name", "flag-svc", "--service-instance", "flag-inst", "--exporter",
+                         "otlp,zipkin", "--zipkin-endpoint", zcol.url("/api/v2/spans")],
+                   env=S.otlp_env(col, **env_extra)) as st:
+            hp = S.get(st, "/r", [tp(T1, P1)])
+            sp = S.find(col.wait_otlp(1), hp.span_id)
+            z = S.find(zcol.wait_zipkin(1), hp.span_id, key="id")
+        S.diff_dict(sp["resource"], {"service.name": "flag-svc", "service.instance.id": "flag-inst",
+                                     "k8s.namespace.name": "ns-k8s", "k8s.node.name": "node-k8s",
+                                     "k8s.pod.name": None},
+                    "resource (flags win over the environment)")
+        h.eq(z["localEndpoint"].get("serviceName"), "flag-svc", "Zipkin serviceName = --service-name")
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=[], env=S.otlp_env(col)) as st:
+            hp = S.get(st, "/r", [])
+            sp = S.find(col.wait_otlp(1), hp.span_id)
+        h.eq(sp["resource"].get("service.name"), "tracebridge", "default service.name")
+        for k in ("k8s.pod.name", "k8s.namespace.name", "k8s.node.name"):
+            h.absent(sp["resource"], k, "no %s without its variable" % k)
+
+
+# ================================================================= links
+
+
+@h.timeout(60)
+def test_links_for_conflicting_formats():
+    uses_running()
+    path = os.path.join(h.test_dir(), "spans.jsonl")
+    J_T, J_P = "1234567890abcdef1234567890abcdef", "0102030405060708"
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=["--exporter", "otlp,file", "--span-file", path], env=S.otlp_env(col)) as st, \
+                st.conn() as c:
+            conflict = S.hop(c, "GET", "/l1", [tp(T1, P1), ("b3", "%s-%s-1" % (T2, P2))], what="tc vs b3")
+            three = S.hop(c, "GET", "/l2", [tp(T1, P1), ("b3", "%s-%s-1" % (T2, P2)),
+                                            ("uber-trace-id", "%s:%s:0:1" % (J_T, J_P))], what="tc vs b3 vs jaeger")
+            agree = S.hop(c, "GET", "/l3", [tp(T1, P1), ("b3", "%s-%s-1" % (T1, P1))], what="tc and b3 agree")
+            spans = col.wait_otlp(3)
+            files = S.wait_file(path, 3)
+
+    def link(t, s, fmt):
+        return {"trace_id": t, "span_id": s, "attributes": {"tracebridge.link.format": fmt}}
+
+    for hp, want in ((conflict, [link(T2, P2, "b3")]),
+                     (three, [link(T2, P2, "b3"), link(J_T, J_P, "jaeger")]),
+                     (agree, [])):
+        sp = S.find(spans, hp.span_id, what=hp.what)
+        S.diff_dict(sp, {"trace_id": T1, "parent_span_id": P1}, "%s: the winning (tracecontext) context" % hp.what)
+        got = [{"trace_id": l["trace_id"], "span_id": l["span_id"], "attributes": l["attributes"]}
+               for l in sp["links"]]
+        h.eq(got, want, "%s: OTLP links" % hp.what)
+        f = S.find(files, hp.span_id, what=hp.what)
+        fl = [{"trace_id": l.get("trace_id"), "span_id": l.get("span_id"),
+               "attributes": l.get("attributes", {})} for l in f["links"]]
+        h.eq(fl, want, "%s: file exporter links" % hp.what)
