@@ -118,6 +118,19 @@ class Traffic:
         return fields, attrs
 
 
+ATTR_ORDER = ["http.request.method", "url.path", "url.scheme", "server.address", "server.port", "client.address",
+              "client.port", "network.peer.address", "network.peer.port", "http.response.status_code",
+              "user_agent.original", "network.protocol.version", "http.request.body.size",
+              "http.response.body.size", "tracebridge.extracted_format", "tracebridge.injected_formats",
+              "error.type"]
+
+
+def check_attr_order(attrs, what):
+    keys = list(attrs)
+    h.eq(keys, [k for k in ATTR_ORDER if k in attrs] + [k for k in keys if k not in ATTR_ORDER],
+         "%s: attributes in the documented order" % what)
+
+
 def check_hops_sampled(hops):
     for name, hp in hops.items():
         h.true(hp.sampled, "%s: the hop must be sampled (traceparent flags %02x)" % (name, hp.flags))
@@ -130,6 +143,7 @@ def check_otlp_span(sp, traffic, name, kind=2, service="svc-spans", instance="in
     fields.update(kind=kind, status_code=0, status_message="")
     S.diff_dict(sp, fields, "%s: OTLP span fields" % name)
     S.diff_dict(sp["attributes"], attrs, "%s: OTLP span attributes" % name)
+    check_attr_order(sp["attributes"], "%s: OTLP span" % name)
     if name == "child":
         h.eq(sp["trace_state"], hp.header("tracestate"), "child: span trace_state = the tracestate sent "
              "downstream")
@@ -165,6 +179,8 @@ def test_otlp_protobuf_every_attribute():
         for name, hp in hops.items():
             check_otlp_span(S.find(spans, hp.span_id, what=name), tr, name)
         for e in col.accepted("/v1/traces"):
+            ua = [v for n, v in e["headers"] if n.lower() == "user-agent"]
+            h.eq(ua, ["tracebridge/" + tb_version()], "User-Agent of the export requests")
             h.eq(e["format"], "otlp_proto", "default OTLP protocol is http/protobuf")
             h.eq(e["content_encoding"], None, "no Content-Encoding without OTEL_EXPORTER_OTLP_COMPRESSION")
         exp, sp = S.stats(st.proxy)
@@ -235,11 +251,17 @@ def zipkin_tags(attrs):
 def check_zipkin_span(z, tr, name, service, kind="SERVER"):
     hp = tr.hops[name]
     fields, attrs = tr.expected(name)
-    want = {"traceId": fields["trace_id"], "id": hp.span_id, "kind": kind,
-            "parentId": fields["parent_span_id"] or None}
+    want = {"traceId": fields["trace_id"], "id": hp.span_id, "kind": kind, "name": fields["name"].lower(),
+            "parentId": fields["parent_span_id"] or None, "debug": None, "shared": None}
     S.diff_dict(z, want, "%s: Zipkin span" % name)
-    h.eq(z.get("name", "").lower(), fields["name"].lower(), "%s: Zipkin span name" % name)
-    h.eq(z["localEndpoint"].get("serviceName"), service, "%s: localEndpoint.serviceName" % name)
+    local = {"serviceName": service}
+    if kind == "SERVER" and attrs.get("server.port") is not None:
+        local["port"] = attrs["server.port"]  # server.address is a name here: no ipv4
+    h.eq(z["localEndpoint"], local, "%s: Zipkin localEndpoint" % name)
+    remote = ({"ipv4": "127.0.0.1", "port": hp.client_port} if kind == "SERVER"
+              else {"ipv4": "127.0.0.1", "port": tr.backend_port})
+    h.eq(z.get("remoteEndpoint"), remote, "%s: Zipkin remoteEndpoint (%s)" % (
+        name, "the client" if kind == "SERVER" else "the upstream"))
     S.diff_dict(z.get("tags", {}), zipkin_tags(attrs), "%s: Zipkin tags" % name)
     h.absent(z.get("tags", {}), "error", "%s: no error tag on a 200" % name)
     S.check_times(z["timestamp"] * 1000, (z["timestamp"] + z.get("duration", 0)) * 1000, hp,
@@ -281,27 +303,36 @@ def test_zipkin_every_attribute():
 # ============================================================ SkyWalking
 
 
-def sw_tags(span):
-    return {t["key"]: t.get("value", "") for t in span.get("tags", [])}
+def sw_tags(span, what):
+    tags = {}
+    for t in span.get("tags", []):
+        h.true(t["key"] not in tags, "%s: tag %r twice" % (what, t["key"]))
+        tags[t["key"]] = t.get("value", "")
+    return tags
 
 
 def check_segment(seg, hp, service, instance, backend_hostport, what):
-    """A hop's segment: Entry span 0 + Exit span 1, ids that map back to the hop."""
+    """A hop's segment (docs/spans.md, SkyWalking): Entry span 0 + Exit span 1,
+    ids that map back to the hop, peers, layer, component, times."""
     h.true(len(seg["traceSegmentId"]) == 32 and all(c in "0123456789abcdef" for c in seg["traceSegmentId"]),
            "%s: traceSegmentId %r is not 32 lower-case hex" % (what, seg["traceSegmentId"]))
     h.eq(sw.segment_id_to_span_id(seg["traceSegmentId"], 1), hp.span_id,
          "%s: segmentIDToSpanID(traceSegmentId, exit span 1) must be the hop's span id" % what)
     h.eq(sw.sw_trace_id_map(seg["traceId"])[0], hp.trace_id,
          "%s: the segment's traceId %r maps to the hop's trace id" % (what, seg["traceId"]))
-    S.diff_dict(seg, {"service": service, "serviceInstance": instance}, "%s: segment" % what)
+    S.diff_dict(seg, {"service": service, "serviceInstance": instance, "isSizeLimited": False},
+                "%s: segment" % what)
     spans = seg["spans"]
     h.eq([(s["spanId"], s["parentSpanId"], s["spanType"]) for s in spans], [(0, -1, "Entry"), (1, 0, "Exit")],
          "%s: (spanId, parentSpanId, spanType) of the segment's spans" % what)
     entry, exit_ = spans
+    h.eq(entry.get("peer"), "127.0.0.1:%d" % hp.client_port, "%s: Entry span peer = the client" % what)
     h.eq(exit_.get("peer"), backend_hostport, "%s: Exit span peer = the upstream" % what)
+    method = hp.echo["method"]
+    path = hp.echo["target"].split("?")[0]
     for s in spans:
-        if "spanLayer" in s:
-            h.eq(s["spanLayer"], "Http", "%s: spanLayer" % what)
+        S.diff_dict(s, {"spanLayer": "Http", "componentId": 49, "operationName": "%s:%s" % (method, path)},
+                    "%s: %s span" % (what, s["spanType"]))
     h.true(entry["startTime"] <= exit_["startTime"] <= exit_["endTime"] <= entry["endTime"],
            "%s: the Exit span lies within the Entry span: %r" % (what, [(s["startTime"], s["endTime"])
                                                                         for s in spans]))
@@ -317,18 +348,18 @@ def test_skywalking_segments():
                           "proxy.example:8080")
     with S.Group() as g:
         col = g.collector()
-        with Stack(args=["--propagators", "tracecontext,sw8", "--service-name", "svc-sw", "--service-instance",
+        with Stack(args=["--propagators", "sw8,tracecontext", "--service-name", "svc-sw", "--service-instance",
                          "inst-sw@itest", "--exporter", "skywalking", "--skywalking-endpoint", col.url()],
                    env=S.env()) as st, st.conn() as c:
-            hp_ref = S.hop(c, "GET", "/sw/one?x=1", [("sw8", sw8_in)], what="sw8 caller")
+            hp_ref = S.hop(c, "GET", "/sw/one?x=1", [("Host", "shop.example:8081"), ("sw8", sw8_in),
+                                                     ("User-Agent", "ua/1")], what="sw8 caller")
             hp_root = S.hop(c, "POST", "/sw/two", [], body=b"abc", what="no context")
             hp_err = S.hop(c, "GET", "/sw/err", [("X-Test-Status", "500")], what="backend 500", status=500)
             segs = col.wait_segments(3)
         h.eq(len(segs), 3, "segments exported for 3 requests")
         h.eq([e["path"] for e in col.requests()], ["/v3/segments"] * len(col.requests()),
              "the SkyWalking base URL gets /v3/segments appended")
-        by_seg = {s["traceSegmentId"]: s for s in segs}
-        h.eq(len(by_seg), 3, "distinct traceSegmentIds")
+        h.eq(len({s["traceSegmentId"] for s in segs}), 3, "distinct traceSegmentIds")
         for hp in (hp_ref, hp_root, hp_err):
             matches = [s for s in segs if sw.segment_id_to_span_id(s["traceSegmentId"], 1) == hp.span_id]
             h.eq(len(matches), 1, "%s: one segment whose (segment, 1) maps to the hop %s" % (hp.what, hp.span_id))
@@ -338,12 +369,28 @@ def test_skywalking_segments():
             S.diff_dict(down, {"trace": seg["traceId"], "segment": seg["traceSegmentId"], "span": 1,
                                "service": "svc-sw", "instance": "inst-sw@itest", "endpoint": entry["operationName"],
                                "target": st.backend.hostport}, "%s: sw8 downstream names the Exit span" % hp.what)
-            tags = dict(sw_tags(exit_), **sw_tags(entry))
-            method = "POST" if hp is hp_root else "GET"
-            S.diff_dict(tags, {"http.request.method": method, "url.path": hp.echo["target"].split("?")[0],
-                               "http.response.status_code": "500" if hp is hp_err else "200"},
-                        "%s: segment tags (Entry and Exit)" % hp.what)
-            h.eq(entry.get("isError", False), hp is hp_err, "%s: Entry isError" % hp.what)
+            err = hp is hp_err
+            path = hp.echo["target"].split("?")[0]
+            url = "http://%s%s" % ("shop.example:8081" if hp is hp_ref else "test.example", path)
+            code = "500" if err else "200"
+            head = {"http.method": hp.echo["method"], "url": url, "http.status_code": code}
+            want_entry = dict(head, **{
+                "http.request.method": None, "url.path": None, "url.scheme": None, "http.response.status_code": None,
+                "server.address": "shop.example" if hp is hp_ref else "test.example",
+                "server.port": "8081" if hp is hp_ref else None,
+                "client.address": "127.0.0.1", "client.port": str(hp.client_port),
+                "network.peer.address": "127.0.0.1", "network.peer.port": str(st.backend.port),
+                "user_agent.original": "ua/1" if hp is hp_ref else None, "network.protocol.version": "1.1",
+                "http.request.body.size": "3" if hp is hp_root else "0",
+                "http.response.body.size": str(hp.resp.body_len),
+                "tracebridge.extracted_format": "sw8" if hp is hp_ref else "none",
+                "tracebridge.injected_formats": "tracecontext,sw8", "error.type": code if err else None})
+            etags = sw_tags(entry, hp.what + " Entry")
+            S.diff_dict(etags, want_entry, "%s: Entry span tags" % hp.what)
+            h.eq(list(etags)[:3], ["http.method", "url", "http.status_code"], "%s: Entry tag order" % hp.what)
+            h.eq(sw_tags(exit_, hp.what + " Exit"), dict(head, **({"error.type": code} if err else {})),
+                 "%s: Exit span tags (exactly)" % hp.what)
+            h.eq((entry.get("isError", False), exit_.get("isError", False)), (err, err), "%s: isError" % hp.what)
             if hp is hp_ref:
                 h.eq(seg["traceId"], sw.V47_TRACE, "sw8 caller: the segment keeps the native trace id")
                 h.eq(entry.get("refs"), [{
@@ -353,6 +400,7 @@ def test_skywalking_segments():
                     "sw8 caller: the Entry span's CrossProcess ref to the caller")
                 h.eq(hp.trace_id, sw.V47_W3C_TRACE, "sw8 caller: W3C trace id downstream (§8.4 mapping)")
             else:
+                h.eq(seg["traceId"], hp.trace_id, "%s: traceId is the 32-hex W3C trace id" % hp.what)
                 h.eq(entry.get("refs", []), [], "%s: no refs without an incoming sw8" % hp.what)
             h.eq(exit_.get("refs", []), [], "%s: the Exit span has no refs" % hp.what)
 
@@ -360,36 +408,28 @@ def test_skywalking_segments():
 # ================================================================== file
 
 
-def norm_kind(v):
-    return {"SERVER": 2, "SPAN_KIND_SERVER": 2, 2: 2, "CLIENT": 3, "SPAN_KIND_CLIENT": 3, 3: 3}.get(v, v)
+FILE_KEYS = ["trace_id", "span_id", "parent_span_id", "trace_flags", "trace_state", "name", "kind",
+             "start_time_unix_nano", "end_time_unix_nano", "status", "attributes", "links", "resource"]
 
 
-def norm_status(v):
-    if isinstance(v, dict):
-        v = v.get("code", "UNSET")
-    return {"UNSET": 0, "STATUS_CODE_UNSET": 0, 0: 0, "ERROR": 2, "STATUS_CODE_ERROR": 2, 2: 2,
-            "OK": 1, 1: 1}.get(v, v)
-
-
-FILE_KEYS = {"trace_id", "span_id", "parent_span_id", "name", "kind", "start_time_unix_nano",
-             "end_time_unix_nano", "status", "attributes", "links", "resource"}
-
-
-def check_file_span(f, tr, name, service):
+def check_file_span(f, tr, name, service, kind="server"):
     hp = tr.hops[name]
     fields, attrs = tr.expected(name)
-    missing = FILE_KEYS - set(f)
-    h.true(not missing, "%s: file span lacks %s: %r" % (name, sorted(missing), f))
-    S.diff_dict({"trace_id": f["trace_id"], "span_id": f["span_id"], "parent_span_id": f["parent_span_id"] or "",
-                 "name": f["name"], "kind": norm_kind(f["kind"]), "status": norm_status(f["status"])},
-                {"trace_id": fields["trace_id"], "span_id": hp.span_id, "parent_span_id": fields["parent_span_id"],
-                 "name": fields["name"], "kind": 2, "status": 0}, "%s: file span" % name)
+    h.eq(list(f)[:len(FILE_KEYS)], FILE_KEYS, "%s: file span keys (docs/spans.md, File)" % name)
+    S.diff_dict(f, {"trace_id": fields["trace_id"], "span_id": hp.span_id,
+                    "trace_flags": "%02x" % (fields["flags"] & 0xff),
+                    "trace_state": hp.header("tracestate") or "",
+                    "name": fields["name"], "kind": kind, "status": "unset", "links": []}, "%s: file span" % name)
+    h.eq(f["parent_span_id"], fields["parent_span_id"] or None, "%s: parent_span_id (null for a root)" % name)
     S.diff_dict(f["attributes"], attrs, "%s: file span attributes" % name)
-    h.eq(f["links"], [], "%s: links" % name)
-    S.check_times(int(f["start_time_unix_nano"]), int(f["end_time_unix_nano"]), hp, "%s: file span times" % name,
+    check_attr_order(f["attributes"], "%s: file span" % name)
+    h.true(type(f["start_time_unix_nano"]) is int and type(f["end_time_unix_nano"]) is int,
+           "%s: times are JSON integers: %r" % (name, (f["start_time_unix_nano"], f["end_time_unix_nano"])))
+    S.check_times(f["start_time_unix_nano"], f["end_time_unix_nano"], hp, "%s: file span times" % name,
                   min_duration_ns=int(DELAY * 1e9) if name == "slow" else 0)
-    h.eq(f["resource"].get("service.name"), service, "%s: resource service.name" % name)
-    h.eq(f["resource"].get("host.name"), HOSTNAME, "%s: resource host.name" % name)
+    S.diff_dict(f["resource"], {"service.name": service, "host.name": HOSTNAME}, "%s: resource" % name)
+    h.true(all(isinstance(v, str) for v in f["resource"].values()),
+           "%s: resource values are strings: %r" % (name, f["resource"]))
 
 
 @h.timeout(60)
@@ -453,9 +493,12 @@ def test_role_outbound_is_client_in_every_exporter():
             f = S.find(S.wait_file(path, 1), hp.span_id)
         h.eq(o["kind"], 3, "--role outbound: OTLP kind CLIENT (3)")
         h.eq(z["kind"], "CLIENT", "--role outbound: Zipkin kind")
-        h.eq(norm_kind(f["kind"]), 3, "--role outbound: file kind (%r)" % f["kind"])
+        h.eq(f["kind"], "client", "--role outbound: file kind")
         for sp in (o, f):
             h.eq((sp["trace_id"], sp.get("parent_span_id")), (T1, P1), "same ids in every exporter")
+        h.eq(z.get("localEndpoint"), {"serviceName": "svc-out"}, "CLIENT span: local endpoint = service name only")
+        h.eq(z.get("remoteEndpoint"), {"ipv4": "127.0.0.1", "port": st.backend.port},
+             "CLIENT span: remote endpoint = the upstream")
         exp, _ = S.stats(st.proxy)
         h.eq(sorted(exp), ["file", "otlp", "zipkin"], "one export_stats line per enabled exporter")
     with S.Group() as g:
@@ -497,7 +540,8 @@ def test_error_status():
             tags = z.get("tags", {})
             S.diff_dict(tags, {"http.response.status_code": str(code), "error.type": str(code) if err else None},
                         "%s: Zipkin tags" % hp.what)
-            h.eq("error" in tags, err, "%s: Zipkin 'error' tag present exactly for errors (tags %r)" % (hp.what, tags))
+            h.eq(tags.get("error"), str(code) if err else None,
+                 "%s: Zipkin 'error' tag = error.type, only on errors (tags %r)" % (hp.what, tags))
 
     # The proxy's own error: the upstream refuses connections -> 502.
     dead = h.free_port()
@@ -670,14 +714,16 @@ def test_links_for_conflicting_formats():
     J_T, J_P = "1234567890abcdef1234567890abcdef", "0102030405060708"
     with S.Group() as g:
         col = g.collector()
-        with Stack(args=["--exporter", "otlp,file", "--span-file", path], env=S.otlp_env(col)) as st, \
-                st.conn() as c:
+        zcol = g.collector()
+        with Stack(args=["--exporter", "otlp,file,zipkin", "--span-file", path, "--zipkin-endpoint",
+                         zcol.url("/api/v2/spans")], env=S.otlp_env(col)) as st, st.conn() as c:
             conflict = S.hop(c, "GET", "/l1", [tp(T1, P1), ("b3", "%s-%s-1" % (T2, P2))], what="tc vs b3")
             three = S.hop(c, "GET", "/l2", [tp(T1, P1), ("b3", "%s-%s-1" % (T2, P2)),
                                             ("uber-trace-id", "%s:%s:0:1" % (J_T, J_P))], what="tc vs b3 vs jaeger")
             agree = S.hop(c, "GET", "/l3", [tp(T1, P1), ("b3", "%s-%s-1" % (T1, P1))], what="tc and b3 agree")
             spans = col.wait_otlp(3)
             files = S.wait_file(path, 3)
+            zs = zcol.wait_zipkin(3)
 
     def link(t, s, fmt):
         return {"trace_id": t, "span_id": s, "attributes": {"tracebridge.link.format": fmt}}
@@ -694,3 +740,39 @@ def test_links_for_conflicting_formats():
         fl = [{"trace_id": l.get("trace_id"), "span_id": l.get("span_id"),
                "attributes": l.get("attributes", {})} for l in f["links"]]
         h.eq(fl, want, "%s: file exporter links" % hp.what)
+        ztags = S.find(zs, hp.span_id, key="id", what=hp.what).get("tags", {})
+        zl = {k: v for k, v in ztags.items() if k.startswith("tracebridge.link.")}
+        h.eq(zl, {"tracebridge.link.%d" % i: "%s-%s-%s" % (l["trace_id"], l["span_id"],
+                                                          l["attributes"]["tracebridge.link.format"])
+                  for i, l in enumerate(want)}, "%s: Zipkin link tags" % hp.what)
+
+
+# ====================================================== bad settings
+
+
+def test_bad_export_settings_refuse_to_start():
+    uses_running()
+    listen = ["--listen", "127.0.0.1:%d" % h.free_port(), "--upstream", "127.0.0.1:%d" % h.free_port()]
+    cases = [
+        (["--exporter", "otlp"], {}, "OTEL_EXPORTER_OTLP", "otlp without an endpoint"),
+        (["--exporter", "zipkin"], {}, "zipkin-endpoint", "zipkin without an endpoint"),
+        (["--exporter", "skywalking"], {}, "skywalking-endpoint", "skywalking without an endpoint"),
+        (["--exporter", "otlp,bogus"], {}, "exporter", "an unknown exporter"),
+        (["--zipkin-endpoint", "https://127.0.0.1:9411/api/v2/spans"], {}, "https://127.0.0.1:9411",
+         "an https URL (no TLS)"),
+        ([], {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL", "the grpc protocol"),
+        ([], {"OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER", "an unknown sampler"),
+        ([], {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"}, "OTEL_TRACES_SAMPLER",
+         "a ratio above 1"),
+        (["--role", "sideways"], {}, "role", "an unknown role"),
+        ([], {"OTEL_BSP_MAX_QUEUE_SIZE": "0"}, "OTEL_BSP_MAX_QUEUE_SIZE", "an empty queue"),
+        ([], {"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, "OTEL_RESOURCE_ATTRIBUTES", "an attribute without '='"),
+    ]
+    for args, env_extra, name, what in cases:
+        rc, out, err = h.run_binary(listen + args, timeout=5, env=S.env(**env_extra))
+        h.eq(rc, 2, "exit status for %s (stderr %r)" % (what, err[-300:]))
+        h.contains(err, name, "stderr names %s for %s" % (name, what))
+    path = os.path.join(h.test_dir(), "no-such-dir", "spans.jsonl")
+    rc, out, err = h.run_binary(listen + ["--exporter", "file", "--span-file", path], timeout=5, env=S.env())
+    h.ne(rc, 0, "exit status when the span file cannot be opened")
+    h.contains(err, path, "stderr names the span file that cannot be opened")
