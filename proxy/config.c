@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/tb.h"
+#include "parsers/lex.h"
 #include "proxy/config.h"
 #include "proxy/log.h"
 
@@ -24,6 +25,10 @@ enum directive_kind {
     DIRECTIVE_CLEAR,       /* format list: removed and never injected */
     DIRECTIVE_INJECT_MODE, /* replace | add */
     DIRECTIVE_STRING,      /* char[128]: visible ASCII, 1 to 127 bytes */
+    DIRECTIVE_ROLE,        /* inbound | outbound */
+    DIRECTIVE_EXPORTERS,   /* otlp,zipkin,skywalking,file or none */
+    DIRECTIVE_URL,         /* char[512]: http://host[:port]/path */
+    DIRECTIVE_PATH,        /* char[512]: a file path, or - */
 };
 
 struct directive {
@@ -75,6 +80,35 @@ static const struct directive directives[] = {
      "service name, e.g. sw8's parent service (default $OTEL_SERVICE_NAME, else tracebridge)"},
     {"service-instance", DIRECTIVE_STRING, FIELD(service_instance), 0, 0, "NAME",
      "service instance, e.g. sw8's parent instance (default PID@HOSTNAME)"},
+    {"role", DIRECTIVE_ROLE, FIELD(role), 0, 0, "ROLE",
+     "inbound (spans of kind SERVER) or outbound (CLIENT) (default inbound)"},
+    {"exporter", DIRECTIVE_EXPORTERS, FIELD(export), 0, 0, "LIST",
+     "otlp, zipkin, skywalking, file or none (default: those with an endpoint, else file)"},
+    {"zipkin-endpoint", DIRECTIVE_URL, FIELD(export.zipkin_url), 0, 0, "URL",
+     "Zipkin v2 spans URL, e.g. http://zipkin:9411/api/v2/spans"},
+    {"skywalking-endpoint", DIRECTIVE_URL, FIELD(export.skywalking_url), 0, 0, "URL",
+     "SkyWalking OAP HTTP base URL, e.g. http://oap:12800"},
+    {"span-file", DIRECTIVE_PATH, FIELD(export.file_path), 0, 0, "PATH",
+     "file exporter output, JSON lines (default - : standard output)"},
+    {"max-root-spans-per-second", DIRECTIVE_UINT, FIELD(max_root_spans_per_second), 0, 10000000,
+     "N", "new root traces sampled per second, all workers (default 0: no limit)"},
+};
+
+static const char *parse_uint(const char *value, uint64_t multiplier_ok, uint64_t *out);
+static const char *apply_directive(struct tb_config *cfg, const struct directive *d,
+                                   const char *value, char *hint, size_t hint_size);
+
+/* Environment variables that set a directive (flags win: applied first). */
+static const struct {
+    const char *env;
+    const char *directive;
+} env_directives[] = {
+    {"TRACEBRIDGE_EXPORTERS", "exporter"},
+    {"TRACEBRIDGE_ZIPKIN_ENDPOINT", "zipkin-endpoint"},
+    {"TRACEBRIDGE_SKYWALKING_ENDPOINT", "skywalking-endpoint"},
+    {"TRACEBRIDGE_SPAN_FILE", "span-file"},
+    {"TRACEBRIDGE_MAX_ROOT_SPANS_PER_SECOND", "max-root-spans-per-second"},
+    {"TRACEBRIDGE_ROLE", "role"},
 };
 
 void tb_config_defaults(struct tb_config *cfg)
@@ -93,6 +127,24 @@ void tb_config_defaults(struct tb_config *cfg)
     if (tb_prop_policy_defaults(&cfg->propagation, NULL, NULL) != TB_OK)
         tb_bug("the default propagation policy must parse");
     snprintf(cfg->service_name, sizeof(cfg->service_name), "tracebridge");
+    cfg->role = TB_SPAN_KIND_SERVER;
+    cfg->export.export_timeout_ms = 10000;
+    cfg->export.max_queue = 2048;
+    cfg->export.max_batch = 512;
+    cfg->export.schedule_delay_ms = 5000;
+    cfg->export.max_retries = 5;
+    cfg->export.retry_initial_ms = 1000;
+    cfg->export.retry_max_ms = 30000;
+    tb_sampler_default(&cfg->sampler);
+}
+
+static const struct directive *find_directive(const char *name, size_t name_len)
+{
+    for (size_t k = 0; k < TB_ARRAY_SIZE(directives); k++)
+        if (strlen(directives[k].name) == name_len &&
+            memcmp(directives[k].name, name, name_len) == 0)
+            return &directives[k];
+    return NULL;
 }
 
 /* Copies a visible-ASCII value into a char[128] field. */
@@ -106,6 +158,57 @@ static const char *set_string(char *field, size_t size, const char *value)
         if ((unsigned char)value[i] <= 0x20 || (unsigned char)value[i] >= 0x7f)
             return "visible ASCII characters without spaces";
     memcpy(field, value, len + 1);
+    return NULL;
+}
+
+static const char *set_url(char *field, size_t size, const char *value)
+{
+    size_t len = strlen(value);
+
+    if (strncmp(value, "http://", 7) != 0 || len <= 7 || len >= size)
+        return "an http:// URL (TLS is not supported yet) of at most 511 characters";
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)value[i] <= 0x20 || (unsigned char)value[i] >= 0x7f)
+            return "a URL without spaces or control characters";
+    memcpy(field, value, len + 1);
+    return NULL;
+}
+
+static const char *set_exporters(struct tb_export_config *export, const char *value)
+{
+    static const char *const names[TB_EXPORTER_NUM] = {"otlp", "zipkin", "skywalking", "file"};
+    const char *p = value;
+    uint32_t set = 0;
+    int none = 0, count = 0;
+
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int found = 0;
+
+        while (len > 0 && *p == ' ') {
+            p++;
+            len--;
+        }
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        count++;
+        if (len == 4 && memcmp(p, "none", 4) == 0) {
+            none = found = 1;
+        }
+        for (unsigned k = 0; k < TB_EXPORTER_NUM && !found; k++) {
+            if (strlen(names[k]) == len && memcmp(names[k], p, len) == 0) {
+                set |= TB_EXPORTER_BIT(k);
+                found = 1;
+            }
+        }
+        if (!found || (none && count > 1))
+            return "a comma-separated list of otlp, zipkin, skywalking, file, or none alone";
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    export->enabled = set;
     return NULL;
 }
 
@@ -141,25 +244,238 @@ static const char *set_format_list(struct tb_prop_policy *policy, enum directive
     return NULL;
 }
 
+static const char *env_first(const char *(*get)(const char *name), const char *a, const char *b,
+                             const char **which)
+{
+    const char *v = get(a);
+
+    *which = a;
+    if (v != NULL && v[0] != '\0')
+        return v;
+    *which = b;
+    v = b != NULL ? get(b) : NULL;
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static const char *parse_env_ms(const char *value, uint64_t *out)
+{
+    uint64_t n;
+    const char *form = parse_uint(value, 0, &n);
+
+    if (form != NULL || n == 0 || n > DAY_MS)
+        return "milliseconds from 1 to 86400000";
+    *out = n;
+    return NULL;
+}
+
+/* OTEL_EXPORTER_OTLP_HEADERS: "k=v,k2=v2", values percent-encoded. */
+static const char *parse_otlp_headers(struct tb_export_config *export, const char *value)
+{
+    const char *p = value;
+
+    export->num_otlp_headers = 0;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ','), *eq;
+        size_t len = comma ? (size_t)(comma - p) : strlen(p), nlen, vlen, out_len;
+        struct tb_export_header *h;
+        struct tb_iov name, val;
+
+        eq = memchr(p, '=', len);
+        if (eq == NULL)
+            return "a comma-separated list of name=value";
+        name = tb_lex_trim_ows((struct tb_iov){p, (size_t)(eq - p)});
+        val = tb_lex_trim_ows((struct tb_iov){eq + 1, len - (size_t)(eq - p) - 1});
+        nlen = name.len;
+        vlen = val.len;
+        if (export->num_otlp_headers == TB_EXPORT_MAX_HEADERS)
+            return "at most 16 headers";
+        h = &export->otlp_headers[export->num_otlp_headers];
+        if (nlen == 0 || nlen >= sizeof(h->name) || vlen >= sizeof(h->value))
+            return "header names of 1 to 63 and values of at most 511 characters";
+        for (size_t i = 0; i < nlen; i++)
+            if (!tb_lex_is_tchar((unsigned char)name.base[i]))
+                return "header names made of token characters";
+        if (!tb_percent_decode(val, h->value, &out_len, false))
+            return "percent-encoded values";
+        for (size_t i = 0; i < out_len; i++)
+            if ((unsigned char)h->value[i] < 0x20 || (unsigned char)h->value[i] == 0x7f)
+                return "values without control characters";
+        memcpy(h->name, name.base, nlen);
+        h->name[nlen] = '\0';
+        h->value[out_len] = '\0';
+        export->num_otlp_headers++;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return NULL;
+}
+
+/* OTEL_RESOURCE_ATTRIBUTES: "k=v,k2=v2" with non-empty keys. */
+static const char *check_resource_attributes(const char *value, size_t max)
+{
+    const char *p = value;
+
+    if (strlen(value) >= max)
+        return "at most 2047 characters";
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+
+        if (eq == NULL || eq == p)
+            return "a comma-separated list of key=value";
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return NULL;
+}
+
 int tb_config_apply_env(struct tb_config *cfg, const char *(*get)(const char *name), FILE *err)
 {
-    const char *value = get("OTEL_PROPAGATORS");
+    struct tb_export_config *ex = &cfg->export;
+    const char *value, *which, *form = NULL;
     char hint[256];
+    uint64_t n;
 
+    for (size_t i = 0; i < TB_ARRAY_SIZE(env_directives); i++) {
+        const struct directive *d;
+
+        value = get(env_directives[i].env);
+        if (value == NULL || value[0] == '\0')
+            continue;
+        d = find_directive(env_directives[i].directive, strlen(env_directives[i].directive));
+        form = apply_directive(cfg, d, value, hint, sizeof(hint));
+        if (form != NULL) {
+            which = env_directives[i].env;
+            goto bad;
+        }
+    }
+    which = "OTEL_PROPAGATORS";
+    value = get(which);
     if (value != NULL && value[0] != '\0' &&
-        set_format_list(&cfg->propagation, DIRECTIVE_PROPAGATORS, value, hint, sizeof(hint)) !=
-            NULL) {
-        fprintf(err, "tracebridge: invalid OTEL_PROPAGATORS '%s': expected %s\n", value, hint);
+        (form = set_format_list(&cfg->propagation, DIRECTIVE_PROPAGATORS, value, hint,
+                                sizeof(hint))) != NULL)
+        goto bad;
+    which = "OTEL_SERVICE_NAME";
+    value = get(which);
+    if (value != NULL && value[0] != '\0' &&
+        (form = set_string(cfg->service_name, sizeof(cfg->service_name), value)) != NULL)
+        goto bad;
+
+    value = env_first(get, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL, &which);
+    if (value != NULL) {
+        if ((form = set_url(ex->otlp_url, sizeof(ex->otlp_url), value)) != NULL)
+            goto bad;
+    } else if ((value = env_first(get, "OTEL_EXPORTER_OTLP_ENDPOINT", NULL, &which)) != NULL) {
+        size_t len = strlen(value);
+
+        while (len > 0 && value[len - 1] == '/')
+            len--;
+        snprintf(hint, sizeof(hint), "%.*s/v1/traces", (int)(len > 200 ? 200 : len), value);
+        if (len > 200 || (form = set_url(ex->otlp_url, sizeof(ex->otlp_url), hint)) != NULL) {
+            form = "an http:// URL of at most 200 characters";
+            goto bad;
+        }
+    }
+    value =
+        env_first(get, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &which);
+    if (value != NULL) {
+        if (strcmp(value, "http/protobuf") == 0)
+            ex->otlp_json = false;
+        else if (strcmp(value, "http/json") == 0)
+            ex->otlp_json = true;
+        else if ((form = "http/protobuf or http/json (grpc is not supported)") != NULL)
+            goto bad;
+    }
+    value =
+        env_first(get, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &which);
+    if (value != NULL && (form = parse_otlp_headers(ex, value)) != NULL)
+        goto bad;
+    value = env_first(get, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                      "OTEL_EXPORTER_OTLP_COMPRESSION", &which);
+    if (value != NULL) {
+        if (strcmp(value, "gzip") == 0)
+            ex->otlp_gzip = true;
+        else if (strcmp(value, "none") == 0)
+            ex->otlp_gzip = false;
+        else if ((form = "gzip or none") != NULL)
+            goto bad;
+    }
+    value = env_first(get, "OTEL_BSP_EXPORT_TIMEOUT", NULL, &which);
+    if (value != NULL && (form = parse_env_ms(value, &ex->export_timeout_ms)) != NULL)
+        goto bad;
+    value =
+        env_first(get, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", &which);
+    if (value != NULL && (form = parse_env_ms(value, &ex->export_timeout_ms)) != NULL)
+        goto bad;
+    value = env_first(get, "OTEL_BSP_SCHEDULE_DELAY", NULL, &which);
+    if (value != NULL && (form = parse_env_ms(value, &ex->schedule_delay_ms)) != NULL)
+        goto bad;
+    value = env_first(get, "OTEL_BSP_MAX_QUEUE_SIZE", NULL, &which);
+    if (value != NULL) {
+        if ((form = parse_uint(value, 0, &n)) != NULL || n < 1 || n > 1000000) {
+            form = "an integer from 1 to 1000000";
+            goto bad;
+        }
+        ex->max_queue = (size_t)n;
+    }
+    value = env_first(get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", NULL, &which);
+    if (value != NULL) {
+        if ((form = parse_uint(value, 0, &n)) != NULL || n < 1 || n > 1000000) {
+            form = "an integer from 1 to 1000000";
+            goto bad;
+        }
+        ex->max_batch = (size_t)n;
+    }
+    if (ex->max_batch > ex->max_queue)
+        ex->max_batch = ex->max_queue; /* as the OpenTelemetry SDKs do */
+    value = env_first(get, "OTEL_TRACES_SAMPLER", NULL, &which);
+    if (value != NULL &&
+        tb_sampler_parse(&cfg->sampler, value, get("OTEL_TRACES_SAMPLER_ARG"), &form) != TB_OK)
+        goto bad;
+    value = env_first(get, "OTEL_RESOURCE_ATTRIBUTES", NULL, &which);
+    if (value != NULL) {
+        if ((form = check_resource_attributes(value, sizeof(cfg->resource_attributes))) != NULL)
+            goto bad;
+        snprintf(cfg->resource_attributes, sizeof(cfg->resource_attributes), "%s", value);
+    }
+    return 0;
+
+bad:
+    fprintf(err, "tracebridge: invalid %s '%s': expected %s\n", which, value, form);
+    return -1;
+}
+
+int tb_config_finish(struct tb_config *cfg, FILE *err)
+{
+    struct tb_export_config *ex = &cfg->export;
+
+    if (!cfg->exporters_named) {
+        ex->enabled = 0;
+        if (ex->otlp_url[0] != '\0')
+            ex->enabled |= TB_EXPORTER_BIT(TB_EXPORTER_OTLP);
+        if (ex->zipkin_url[0] != '\0')
+            ex->enabled |= TB_EXPORTER_BIT(TB_EXPORTER_ZIPKIN);
+        if (ex->skywalking_url[0] != '\0')
+            ex->enabled |= TB_EXPORTER_BIT(TB_EXPORTER_SKYWALKING);
+        if (ex->enabled == 0)
+            ex->enabled = TB_EXPORTER_BIT(TB_EXPORTER_FILE);
+        return 0;
+    }
+    if ((ex->enabled & TB_EXPORTER_BIT(TB_EXPORTER_OTLP)) && ex->otlp_url[0] == '\0') {
+        fprintf(err, "tracebridge: the otlp exporter needs OTEL_EXPORTER_OTLP_TRACES_ENDPOINT "
+                     "or OTEL_EXPORTER_OTLP_ENDPOINT\n");
         return -1;
     }
-    value = get("OTEL_SERVICE_NAME");
-    if (value != NULL && value[0] != '\0') {
-        const char *form = set_string(cfg->service_name, sizeof(cfg->service_name), value);
-
-        if (form != NULL) {
-            fprintf(err, "tracebridge: invalid OTEL_SERVICE_NAME '%s': expected %s\n", value, form);
-            return -1;
-        }
+    if ((ex->enabled & TB_EXPORTER_BIT(TB_EXPORTER_ZIPKIN)) && ex->zipkin_url[0] == '\0') {
+        fprintf(err, "tracebridge: the zipkin exporter needs --zipkin-endpoint URL\n");
+        return -1;
+    }
+    if ((ex->enabled & TB_EXPORTER_BIT(TB_EXPORTER_SKYWALKING)) && ex->skywalking_url[0] == '\0') {
+        fprintf(err, "tracebridge: the skywalking exporter needs --skywalking-endpoint URL\n");
+        return -1;
     }
     return 0;
 }
@@ -293,6 +609,24 @@ static const char *apply_directive(struct tb_config *cfg, const struct directive
     }
     case DIRECTIVE_STRING:
         return set_string(field, TB_CONFIG_NAME_MAX, value);
+    case DIRECTIVE_ROLE:
+        if (strcmp(value, "inbound") == 0)
+            *(unsigned *)field = TB_SPAN_KIND_SERVER;
+        else if (strcmp(value, "outbound") == 0)
+            *(unsigned *)field = TB_SPAN_KIND_CLIENT;
+        else
+            return "inbound or outbound";
+        return NULL;
+    case DIRECTIVE_EXPORTERS:
+        cfg->exporters_named = 1;
+        return set_exporters((struct tb_export_config *)field, value);
+    case DIRECTIVE_URL:
+        return set_url(field, sizeof(cfg->export.zipkin_url), value);
+    case DIRECTIVE_PATH:
+        if (value[0] == '\0' || strlen(value) >= sizeof(cfg->export.file_path))
+            return "a path of 1 to 511 characters";
+        memcpy(field, value, strlen(value) + 1);
+        return NULL;
     }
     if (n < d->min || n > d->max) {
         if (d->kind == DIRECTIVE_DURATION)

@@ -12,6 +12,8 @@
 #include <stdio.h>
 
 #include "propagators/policy.h"
+#include "spans/exporter.h"
+#include "spans/sampler.h"
 
 #define TB_CONFIG_NAME_MAX 128 /* service name and instance, NUL included */
 
@@ -34,8 +36,16 @@ struct tb_config {
     unsigned max_idle_upstream;        /* idle pooled upstream connections per worker */
     unsigned log_level;                /* enum tb_log_level */
     struct tb_prop_policy propagation; /* --extract, --propagators, --inject-mode, --clear */
-    char service_name[TB_CONFIG_NAME_MAX];     /* sw8 parent service; "tracebridge" by default */
-    char service_instance[TB_CONFIG_NAME_MAX]; /* sw8 parent instance; "<pid>@<host>" when empty */
+    char service_name[TB_CONFIG_NAME_MAX]; /* sw8 parent service; "tracebridge" by default */
+    char service_instance[TB_CONFIG_NAME_MAX];
+    unsigned role;                  /* enum tb_span_kind: SERVER (inbound) or CLIENT (outbound) */
+    struct tb_export_config export; /* exporters, endpoints, batching (OTEL_BSP_*) */
+    int exporters_named;            /* --exporter or TRACEBRIDGE_EXPORTERS was given */
+    struct tb_sampler sampler;      /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
+    unsigned max_root_spans_per_second; /* 0: unlimited */
+    char resource_attributes[2048];
+        /* OTEL_RESOURCE_ATTRIBUTES, raw "k=v,k2=v2" */ /* sw8 parent instance; "<pid>@<host>" when
+                                                           empty */
 };
 
 /** Fills `cfg` with the documented defaults (no listen or upstream address). */
@@ -63,6 +73,14 @@ enum tb_config_cli_result {
  */
 enum tb_config_cli_result tb_config_parse_cli(struct tb_config *cfg, int argc, char **argv,
                                               FILE *out, FILE *err);
+
+/**
+ * Completes the export settings after flags and environment: when no
+ * exporter was named, every exporter with an endpoint is enabled, else
+ * `file`; a named exporter without its endpoint is an error. Prints the
+ * error to `err` and returns -1, else 0.
+ */
+int tb_config_finish(struct tb_config *cfg, FILE *err);
 
 /**
  * As tb_config_parse_cli without requiring --listen and --upstream: for
