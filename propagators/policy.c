@@ -314,7 +314,7 @@ int tb_prop_inject(const struct tb_prop_policy *policy, struct tb_extraction *ex
     hdrs->num = kept;
 
     sync_sampled_flag(ctx);
-    if (tb_tbstate_encode(ctx, arena, &ctx->tbstate) != TB_OK)
+    if (tb_tbstate_encode(ctx, hop, arena, &ctx->tbstate) != TB_OK)
         return TB_ENOSPC;
     /* The configured order first, then formats refreshed in add mode. */
     for (size_t pass = 0; pass < 2; pass++) {

@@ -70,13 +70,13 @@ struct tb_prop_format_result {
 struct tb_extraction {
     struct tb_prop_format_result formats[TB_FORMAT_NUM];
     struct tb_trace_ctx ctx; /* the merged context, or a new root after tb_prop_start_root */
-    int winner;              /* enum tb_format of the context continued (it has a trace id), or -1 */
-    uint32_t present;        /* formats with at least one header in the request */
-    uint32_t valid;          /* formats that extracted a context (ids or not) */
-    uint32_t invalid;        /* formats present but invalid */
-    uint32_t merged;         /* valid formats with ids that agreed with the winner */
-    uint32_t conflicts;      /* valid formats with ids that disagreed: span links */
-    bool new_root;           /* no valid ids arrived: tb_prop_start_root made a root */
+    int winner;         /* enum tb_format of the context continued (it has a trace id), or -1 */
+    uint32_t present;   /* formats with at least one header in the request */
+    uint32_t valid;     /* formats that extracted a context (ids or not) */
+    uint32_t invalid;   /* formats present but invalid */
+    uint32_t merged;    /* valid formats with ids that agreed with the winner */
+    uint32_t conflicts; /* valid formats with ids that disagreed: span links */
+    bool new_root;      /* no valid ids arrived: tb_prop_start_root made a root */
 };
 
 /**

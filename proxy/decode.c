@@ -346,7 +346,7 @@ int tb_decode(const char *input, size_t len, const struct tb_decode_options *opt
 
         tb_headers_init(&one);
         dropped = 0;
-        if (tb_tbstate_encode(&ctx, arena, &ctx.tbstate) != TB_OK ||
+        if (tb_tbstate_encode(&ctx, &hop, arena, &ctx.tbstate) != TB_OK ||
             prop->inject(&ctx, &hop, arena, &one, &dropped) != TB_OK)
             goto done;
         if (json) {
