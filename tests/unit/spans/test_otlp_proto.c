@@ -31,7 +31,8 @@ static int has_proto_dir(const char *dir)
 {
     char path[PATH_MAX];
 
-    snprintf(path, sizeof(path), "%s/tests/proto/%s", dir, PROTO_FILE);
+    if (snprintf(path, sizeof(path), "%s/tests/proto/%s", dir, PROTO_FILE) >= (int)sizeof(path))
+        return 0;
     return access(path, R_OK) == 0;
 }
 
