@@ -152,6 +152,7 @@ demo: all
 bench: all
 	$(Q)scripts/install-deps.sh bench
 	$(Q)bench/run.sh build/release/tracebridge
+	$(Q)bench/spans.sh build/release
 
 fuzz:
 	$(Q)scripts/install-deps.sh test
