@@ -522,6 +522,7 @@ static void pipeline_on_wake(evutil_socket_t fd, short what, void *arg)
     uint64_t deadline = atomic_load_explicit(&p->stop_deadline_ms, memory_order_acquire);
     uint64_t now = now_ms();
     struct timeval tv;
+    size_t budget;
     char byte;
 
     (void)what;
@@ -529,8 +530,16 @@ static void pipeline_on_wake(evutil_socket_t fd, short what, void *arg)
         return;
     p->stopping = true;
     evtimer_del(p->tick);
-    while (pipeline_export_batch(p) > 0)
-        ;
+    /* Everything queued now; a worker that still commits (it should have
+     * stopped) cannot keep the flush going. */
+    budget = pipeline_depth(p);
+    while (budget > 0) {
+        size_t taken = pipeline_export_batch(p);
+
+        if (taken == 0)
+            break;
+        budget = taken < budget ? budget - taken : 0;
+    }
     if (pipeline_is_idle(p)) {
         event_base_loopbreak(p->base);
         return;

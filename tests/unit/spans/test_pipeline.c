@@ -155,6 +155,7 @@ struct srv {
     /* under mu */
     struct srv_req reqs[SRV_MAX_REQS];
     size_t num_reqs;
+    size_t num_accepts;         /* connections accepted */
     int script[SRV_MAX_SCRIPT]; /* statuses answered in order, then 200 */
     size_t script_len, script_pos;
     const char *retry_after; /* sent with every non-2xx answer when set */
@@ -292,6 +293,12 @@ static void *srv_thread(void *arg)
         if (pfds[1].revents & POLLIN) {
             int fd = accept(s->listen_fd, NULL, NULL);
 
+            if (fd >= 0) {
+                pthread_mutex_lock(&s->mu);
+                s->num_accepts++;
+                pthread_mutex_unlock(&s->mu);
+            }
+
             for (int i = 0; fd >= 0 && i < SRV_MAX_CONNS; i++)
                 if (s->conns[i].fd < 0) {
                     s->conns[i].fd = fd;
@@ -399,6 +406,16 @@ static size_t srv_num_reqs(struct srv *s)
 
     pthread_mutex_lock(&s->mu);
     n = s->num_reqs;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static size_t srv_num_accepts(struct srv *s)
+{
+    size_t n;
+
+    pthread_mutex_lock(&s->mu);
+    n = s->num_accepts;
     pthread_mutex_unlock(&s->mu);
     return n;
 }
@@ -603,6 +620,8 @@ static void test_tb_pipeline__batches_by_size_then_flushes_on_stop(void **state)
     tb_pipeline_stop(p, 3000);
 
     assert_int_equal(srv_num_reqs(s), 3);
+    /* Keep-alive: one connection for the three requests. */
+    assert_int_equal(srv_num_accepts(s), 1);
     snprintf(host, sizeof(host), "127.0.0.1:%u", s->port);
     for (size_t i = 0; i < 3; i++) {
         r = srv_req(s, i);
