@@ -794,11 +794,13 @@ void tb_pipeline_commit(struct tb_pipeline *p, unsigned worker)
     tb_queue_commit(p->workers[worker].queue);
 }
 
-void tb_pipeline_stop(struct tb_pipeline *p, uint64_t deadline_ms)
+void tb_pipeline_stop(struct tb_pipeline *p, uint64_t deadline_ms, struct tb_pipeline_stats *final)
 {
     char byte = 1;
     size_t left;
 
+    if (final != NULL)
+        memset(final, 0, sizeof(*final));
     if (p == NULL)
         return;
     if (p->thread_started) {
@@ -813,6 +815,8 @@ void tb_pipeline_stop(struct tb_pipeline *p, uint64_t deadline_ms)
     for (size_t k = 0; k < TB_EXPORTER_NUM; k++)
         if (p->exporters[k].enabled)
             stat_add(&p->exporters[k].stats.failed, left);
+    if (final != NULL)
+        tb_pipeline_stats(p, final);
     pipeline_free(p);
 }
 

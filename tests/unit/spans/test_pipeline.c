@@ -617,7 +617,7 @@ static void test_tb_pipeline__batches_by_size_then_flushes_on_stop(void **state)
     assert_int_equal(st.enqueued, 10);
     assert_int_equal(st.queue_depth, 2);
     assert_int_equal(st.dropped_full, 0);
-    tb_pipeline_stop(p, 3000);
+    tb_pipeline_stop(p, 3000, NULL);
 
     assert_int_equal(srv_num_reqs(s), 3);
     /* Keep-alive: one connection for the three requests. */
@@ -667,7 +667,7 @@ static void test_tb_pipeline__exports_after_schedule_delay(void **state)
     srv_wait(s, 2, 3000);
     assert_true(srv_req(s, 1)->at_ms - t0 >= 150);
     assert_body(srv_req(s, 1), "otlp_proto[3,4]");
-    tb_pipeline_stop(p, 1000);
+    tb_pipeline_stop(p, 1000, NULL);
     assert_int_equal(srv_num_reqs(s), 2);
     srv_stop(s);
 }
@@ -685,7 +685,7 @@ static void test_tb_pipeline__gathers_from_every_worker(void **state)
     commit(p, 0, 0, 2);
     commit(p, 1, 10, 3);
     commit(p, 2, 20, 1);
-    tb_pipeline_stop(p, 3000);
+    tb_pipeline_stop(p, 3000, NULL);
     assert_int_equal(srv_num_reqs(s), 1);
     /* One batch; the workers in turn, each one's spans in order. */
     body = srv_req(s, 0)->body;
@@ -713,7 +713,7 @@ static void test_tb_pipeline__otlp_json_gzip(void **state)
     cfg.otlp_gzip = true;
     p = start(&cfg, 1);
     commit(p, 0, 5, 2);
-    tb_pipeline_stop(p, 3000);
+    tb_pipeline_stop(p, 3000, NULL);
     assert_int_equal(srv_num_reqs(s), 1);
     r = srv_req(s, 0);
     assert_header(r, "Content-Type", "application/json");
@@ -781,7 +781,7 @@ static void test_tb_pipeline__every_exporter_gets_every_batch(void **state)
     assert_true(file_equals(path, "old\n{\"seq\":0,\"service\":\"checkout\"}\n"
                                   "{\"seq\":1,\"service\":\"checkout\"}\n"
                                   "{\"seq\":2,\"service\":\"checkout\"}\n"));
-    tb_pipeline_stop(p, 3000);
+    tb_pipeline_stop(p, 3000, NULL);
     assert_int_equal(srv_num_reqs(s), 3);
     for (size_t i = 0; i < 3; i++) {
         const struct srv_req *r = srv_req(s, i);
@@ -826,7 +826,7 @@ static void test_tb_pipeline__503_then_200_delivered_exactly_once(void **state)
     assert_stats(wait_settled(p, 4, 3000), 4, 0, 2, 1, 1);
     /* No duplicate after the 2xx, even after the stop. */
     sleep_ms(200);
-    tb_pipeline_stop(p, 1000);
+    tb_pipeline_stop(p, 1000, NULL);
     assert_int_equal(srv_num_reqs(s), 2);
     assert_body(srv_req(s, 0), "otlp_proto[0,1,2,3]");
     assert_body(srv_req(s, 1), "otlp_proto[0,1,2,3]");
@@ -848,7 +848,7 @@ static void test_tb_pipeline__retryable_statuses(void **state)
         p = start(&cfg, 1);
         commit(p, 0, 0, 4);
         assert_stats(wait_settled(p, 4, 3000), 4, 0, 3, 2, 2);
-        tb_pipeline_stop(p, 1000);
+        tb_pipeline_stop(p, 1000, NULL);
         assert_int_equal(srv_num_reqs(s), 3);
         srv_stop(s);
     }
@@ -868,7 +868,7 @@ static void test_tb_pipeline__other_statuses_fail_at_once(void **state)
         p = start(&cfg, 1);
         commit(p, 0, 0, 4);
         assert_stats(wait_settled(p, 4, 3000), 0, 4, 1, 0, 1);
-        tb_pipeline_stop(p, 1000);
+        tb_pipeline_stop(p, 1000, NULL);
         assert_int_equal(srv_num_reqs(s), 1);
         srv_stop(s);
     }
@@ -887,7 +887,7 @@ static void test_tb_pipeline__retries_exhausted(void **state)
     p = start(&cfg, 1);
     commit(p, 0, 0, 4);
     assert_stats(wait_settled(p, 4, 3000), 0, 4, 3, 2, 3);
-    tb_pipeline_stop(p, 1000);
+    tb_pipeline_stop(p, 1000, NULL);
     assert_int_equal(srv_num_reqs(s), 3);
     srv_stop(s);
 }
@@ -913,7 +913,7 @@ static void test_tb_pipeline__retry_after_is_the_minimum_wait(void **state)
         print_error("retry after %llu ms, expected about 1000\n", (unsigned long long)gap);
         fail();
     }
-    tb_pipeline_stop(p, 1000);
+    tb_pipeline_stop(p, 1000, NULL);
     srv_stop(s);
 }
 
@@ -938,7 +938,7 @@ static void test_tb_pipeline__receiver_down_counts_failed_and_never_blocks(void 
     t0 = now_ms();
     commit(p, 0, 8, 8);
     assert_true(now_ms() - t0 < 50);
-    tb_pipeline_stop(p, 0);
+    tb_pipeline_stop(p, 0, NULL);
 }
 
 static void test_tb_pipeline__hanging_receiver_times_out(void **state)
@@ -959,7 +959,7 @@ static void test_tb_pipeline__hanging_receiver_times_out(void **state)
     /* Two requests, each given up after the timeout. */
     assert_true(now_ms() - t0 >= 380);
     assert_int_equal(srv_num_reqs(s), 2);
-    tb_pipeline_stop(p, 0);
+    tb_pipeline_stop(p, 0, NULL);
     srv_stop(s);
 }
 
@@ -986,7 +986,7 @@ static void test_tb_pipeline__hanging_receiver_leaves_spans_in_the_ring(void **s
     assert_int_equal(st.queue_depth, 5);
     assert_stats(st.exporters[TB_EXPORTER_OTLP], 0, 0, 1, 0, 0);
     assert_int_equal(srv_num_reqs(s), 1);
-    tb_pipeline_stop(p, 0);
+    tb_pipeline_stop(p, 0, NULL);
     srv_stop(s);
 }
 
@@ -1019,7 +1019,7 @@ static void test_tb_pipeline__waiting_batches_are_bounded(void **state)
     assert_int_equal(st.queue_depth, 0);
     assert_stats(st.exporters[TB_EXPORTER_OTLP], 0, 5, 1, 0, 0);
     assert_int_equal(srv_num_reqs(hanging), 1);
-    tb_pipeline_stop(p, 0);
+    tb_pipeline_stop(p, 0, NULL);
     srv_stop(hanging);
     srv_stop(healthy);
 }
@@ -1047,7 +1047,7 @@ static void test_tb_pipeline_reserve__full_queue_drops_and_counts(void **state)
     assert_int_equal(st.enqueued, 5);
     assert_int_equal(st.dropped_full, 2);
     assert_int_equal(st.queue_depth, 5);
-    tb_pipeline_stop(p, 3000);
+    tb_pipeline_stop(p, 3000, NULL);
     assert_int_equal(srv_num_reqs(s), 1);
     if (strcmp(srv_req(s, 0)->body, "otlp_proto[0,1,2,3,100]") != 0 &&
         strcmp(srv_req(s, 0)->body, "otlp_proto[100,0,1,2,3]") != 0) {
@@ -1073,7 +1073,7 @@ static void test_tb_pipeline_stop__flushes_more_than_the_waiting_bound(void **st
      * 4 that may wait while running, none dropped. Any exported earlier
      * still arrive once. */
     commit(p, 0, 0, 14);
-    tb_pipeline_stop(p, 3000);
+    tb_pipeline_stop(p, 3000, NULL);
     assert_int_equal(srv_num_reqs(s), 7);
     for (size_t i = 0; i < 7; i++) {
         snprintf(expected, sizeof(expected), "otlp_proto[%zu,%zu]", 2 * i, 2 * i + 1);
@@ -1088,8 +1088,8 @@ static void test_tb_pipeline_stop__nothing_queued_sends_nothing(void **state)
     struct tb_export_config cfg = cfg_otlp(s->port);
 
     (void)state;
-    tb_pipeline_stop(start(&cfg, 1), 3000);
-    tb_pipeline_stop(NULL, 0);
+    tb_pipeline_stop(start(&cfg, 1), 3000, NULL);
+    tb_pipeline_stop(NULL, 0, NULL);
     assert_int_equal(srv_num_reqs(s), 0);
     srv_stop(s);
 }
@@ -1107,7 +1107,7 @@ static void test_tb_pipeline_stop__gives_up_at_the_deadline(void **state)
     p = start(&cfg, 1);
     commit(p, 0, 0, 2);
     t0 = now_ms();
-    tb_pipeline_stop(p, 300);
+    tb_pipeline_stop(p, 300, NULL);
     took = now_ms() - t0;
     if (took < 250 || took > 2000) {
         print_error("stop took %llu ms, deadline 300\n", (unsigned long long)took);
@@ -1132,7 +1132,7 @@ static void test_tb_pipeline_stop__retry_waiting_gets_until_the_deadline(void **
     srv_wait(s, 1, 3000);
     /* The retry is due in a second: within the deadline, so it is made. */
     t0 = now_ms();
-    tb_pipeline_stop(p, 3000);
+    tb_pipeline_stop(p, 3000, NULL);
     took = now_ms() - t0;
     assert_int_equal(srv_num_reqs(s), 2);
     assert_body(srv_req(s, 1), "otlp_proto[0,1,2,3]");
@@ -1157,7 +1157,7 @@ static void test_tb_pipeline_stop__retry_due_after_the_deadline_is_abandoned(voi
     commit(p, 0, 0, 4);
     srv_wait(s, 1, 3000);
     t0 = now_ms();
-    tb_pipeline_stop(p, 200);
+    tb_pipeline_stop(p, 200, NULL);
     took = now_ms() - t0;
     assert_int_equal(srv_num_reqs(s), 1);
     if (took < 150 || took > 2000) {
@@ -1213,7 +1213,7 @@ static void test_tb_pipeline_start__refuses_bad_config(void **state)
         p = tb_pipeline_start(&cfg, &test_res, 1, err, sizeof(err));
         if (p != NULL || strstr(err, cases[i].err_part) == NULL) {
             print_error("case %zu: pipeline %p, err \"%s\"\n", i, (void *)p, err);
-            tb_pipeline_stop(p, 0);
+            tb_pipeline_stop(p, 0, NULL);
             fail();
         }
     }
