@@ -168,8 +168,7 @@ void tb_json_array_end(struct tb_json *j)
 
 void tb_json_key_n(struct tb_json *j, const char *key, size_t len)
 {
-    TB_ASSERT(j->depth > 0 && (j->is_object & (1u << j->depth)) && !j->after_key &&
-              !j->in_string);
+    TB_ASSERT(j->depth > 0 && (j->is_object & (1u << j->depth)) && !j->after_key && !j->in_string);
     if (j->has_items & (1u << j->depth))
         tb_buf_append_byte(j->out, ',');
     j->has_items |= 1u << j->depth;
@@ -372,8 +371,7 @@ void tb_span_attrs_fill(struct tb_span_attrs *out, const struct tb_span *s)
         int n;
 
         if (s->http_version_major >= 2 && s->http_version_minor == 0)
-            n = snprintf(out->version, sizeof(out->version), "%u",
-                         (unsigned)s->http_version_major);
+            n = snprintf(out->version, sizeof(out->version), "%u", (unsigned)s->http_version_major);
         else
             n = snprintf(out->version, sizeof(out->version), "%u.%u",
                          (unsigned)s->http_version_major, (unsigned)s->http_version_minor);

@@ -210,7 +210,7 @@ static void write_entry(struct tb_json *j, const struct tb_span *s)
     for (size_t i = 0; i < num_links; i++) {
         const struct tb_span_link *l = &s->links[i];
         const char *format = tb_span_format_name((int)l->format);
-        char key[32];
+        char key[40]; /* "tracebridge.link." and a size_t */
 
         snprintf(key, sizeof(key), "tracebridge.link.%zu", i);
         tag_begin(j, key);

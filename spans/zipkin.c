@@ -119,7 +119,7 @@ static void encode_span(struct tb_json *j, const struct tb_resource *res, const 
     }
     for (size_t i = 0; i < num_links; i++) {
         const struct tb_span_link *l = &s->links[i];
-        char key[32];
+        char key[40]; /* "tracebridge.link." and a size_t */
         int n = snprintf(key, sizeof(key), "tracebridge.link.%zu", i);
         const char *format = tb_span_format_name((int)l->format);
 

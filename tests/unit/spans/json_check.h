@@ -266,8 +266,8 @@ static bool jc_value(struct jc *c)
  */
 static inline bool json_check_text(const char *p, size_t n)
 {
-    struct jc c = {(const unsigned char *)p, (const unsigned char *)p + n,
-                   (const unsigned char *)p, NULL, 0};
+    struct jc c = {(const unsigned char *)p, (const unsigned char *)p + n, (const unsigned char *)p,
+                   NULL, 0};
 
     if (jc_value(&c)) {
         jc_ws(&c);

@@ -170,7 +170,9 @@ static void test_tb_json_string__invalid_utf8_replaced(void **state)
     CHECK_STRING("\xf5\x80", "\"" FFFD FFFD "\"");
     /* truncated sequences: one U+FFFD for the maximal subpart */
     CHECK_STRING("a\xe2\x82", "\"a" FFFD "\"");
-    CHECK_STRING("\xf0\x9f\x98" "A", "\"" FFFD "A\"");
+    CHECK_STRING("\xf0\x9f\x98"
+                 "A",
+                 "\"" FFFD "A\"");
     CHECK_STRING("\xc3", "\"" FFFD "\"");
     /* Unicode §3.9's own example of maximal subparts */
     CHECK_STRING("\x61\xf1\x80\x80\xe1\x80\xc2\x62\x80\x63\x80\xbf\x64",
@@ -266,14 +268,22 @@ static const struct tb_span_attr *find_attr(const struct tb_span_attrs *a, const
 static void test_tb_span_attrs_fill__reference_span(void **state)
 {
     static const char *const keys[] = {
-        "http.request.method",    "url.path",
-        "url.scheme",             "server.address",
-        "server.port",            "client.address",
-        "client.port",            "network.peer.address",
-        "network.peer.port",      "http.response.status_code",
-        "user_agent.original",    "network.protocol.version",
-        "http.request.body.size", "http.response.body.size",
-        "tracebridge.extracted_format", "tracebridge.injected_formats",
+        "http.request.method",
+        "url.path",
+        "url.scheme",
+        "server.address",
+        "server.port",
+        "client.address",
+        "client.port",
+        "network.peer.address",
+        "network.peer.port",
+        "http.response.status_code",
+        "user_agent.original",
+        "network.protocol.version",
+        "http.request.body.size",
+        "http.response.body.size",
+        "tracebridge.extracted_format",
+        "tracebridge.injected_formats",
     };
     struct tb_span s;
     struct tb_span_attrs a;
@@ -412,10 +422,25 @@ static void test_tb_json_attr__as_string_and_typed(void **state)
 static void test_json_check__rejects_what_it_must(void **state)
 {
     static const char *const bad[] = {
-        "",          "{",          "[1,]",       "{\"a\":1,}", "{\"a\" 1}",   "{a:1}",
-        "\"\x01\"",  "\"\\x\"",    "\"\\u12\"",  "01",         "1.",          "-",
-        "tru",       "[] []",      "\"\xff\"",   "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
-        "{\"a\":1,\"a\":2}",       "\"abc",
+        "",
+        "{",
+        "[1,]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{a:1}",
+        "\"\x01\"",
+        "\"\\x\"",
+        "\"\\u12\"",
+        "01",
+        "1.",
+        "-",
+        "tru",
+        "[] []",
+        "\"\xff\"",
+        "\"\xc0\xaf\"",
+        "\"\xed\xa0\x80\"",
+        "{\"a\":1,\"a\":2}",
+        "\"abc",
     };
     static const char *const good[] = {
         "0", "-1.5e+3", "\"\\u00e9\\n\\/\"", " [ {} , [ ] , null ] ", "{\"a\":{\"a\":1}}",

@@ -20,12 +20,9 @@ static struct tb_buf encode(const struct tb_resource *res, const struct tb_span 
     return buf;
 }
 
-#define ATTR_S(k, v) "{\"key\":\"" k "\",\"value\":{\"stringValue\":\"" v "\"}}"
-#define ATTR_I(k, v) "{\"key\":\"" k "\",\"value\":{\"intValue\":\"" v "\"}}"
-
 /* The resource and scope of every batch, up to the "spans" key. */
 #define EXPECTED_RESOURCE                                                                          \
-    "{\"resource\":{\"attributes\":["                                                                \
+    "{\"resource\":{\"attributes\":["                                                              \
     "{\"key\":\"service.name\",\"value\":{\"stringValue\":\"shop-proxy\"}},"                       \
     "{\"key\":\"service.instance.id\",\"value\":{\"stringValue\":\"node-1\"}},"                    \
     "{\"key\":\"deployment.environment\",\"value\":{\"stringValue\":\"prod\"}}]},"                 \
@@ -41,35 +38,34 @@ static void test_tb_encode_otlp_json__reference_span_exact(void **state)
     fix_span(&s);
     buf = encode(&fix_res, spans, 1);
     assert_buf_equal(
-        &buf,
-        "{\"resourceSpans\":[" EXPECTED_RESOURCE "\"spans\":[{"
-        "\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
-        "\"spanId\":\"00f067aa0ba902b7\","
-        "\"parentSpanId\":\"53ce929d0e0e4736\","
-        "\"flags\":769,"
-        "\"name\":\"GET\","
-        "\"kind\":2,"
-        "\"startTimeUnixNano\":\"1700000000123456789\","
-        "\"endTimeUnixNano\":\"1700000000173456789\","
-        "\"attributes\":["
-        "{\"key\":\"http.request.method\",\"value\":{\"stringValue\":\"GET\"}}"
-        ",{\"key\":\"url.path\",\"value\":{\"stringValue\":\"/api/items\"}}"
-        ",{\"key\":\"url.scheme\",\"value\":{\"stringValue\":\"http\"}}"
-        ",{\"key\":\"server.address\",\"value\":{\"stringValue\":\"shop.example\"}}"
-        ",{\"key\":\"server.port\",\"value\":{\"intValue\":\"8080\"}}"
-        ",{\"key\":\"client.address\",\"value\":{\"stringValue\":\"10.0.0.5\"}}"
-        ",{\"key\":\"client.port\",\"value\":{\"intValue\":\"51000\"}}"
-        ",{\"key\":\"network.peer.address\",\"value\":{\"stringValue\":\"10.0.0.7\"}}"
-        ",{\"key\":\"network.peer.port\",\"value\":{\"intValue\":\"9000\"}}"
-        ",{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":\"200\"}}"
-        ",{\"key\":\"user_agent.original\",\"value\":{\"stringValue\":\"curl/8.0\"}}"
-        ",{\"key\":\"network.protocol.version\",\"value\":{\"stringValue\":\"1.1\"}}"
-        ",{\"key\":\"http.request.body.size\",\"value\":{\"intValue\":\"12\"}}"
-        ",{\"key\":\"http.response.body.size\",\"value\":{\"intValue\":\"345\"}}"
-        ",{\"key\":\"tracebridge.extracted_format\",\"value\":{\"stringValue\":\"b3\"}}"
-        ",{\"key\":\"tracebridge.injected_formats\",\"value\":{\"arrayValue\":{\"values\":["
-        "{\"stringValue\":\"tracecontext\"},{\"stringValue\":\"b3\"}]}}}"
-        "]}]}]}]}");
+        &buf, "{\"resourceSpans\":[" EXPECTED_RESOURCE "\"spans\":[{"
+              "\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
+              "\"spanId\":\"00f067aa0ba902b7\","
+              "\"parentSpanId\":\"53ce929d0e0e4736\","
+              "\"flags\":769,"
+              "\"name\":\"GET\","
+              "\"kind\":2,"
+              "\"startTimeUnixNano\":\"1700000000123456789\","
+              "\"endTimeUnixNano\":\"1700000000173456789\","
+              "\"attributes\":["
+              "{\"key\":\"http.request.method\",\"value\":{\"stringValue\":\"GET\"}}"
+              ",{\"key\":\"url.path\",\"value\":{\"stringValue\":\"/api/items\"}}"
+              ",{\"key\":\"url.scheme\",\"value\":{\"stringValue\":\"http\"}}"
+              ",{\"key\":\"server.address\",\"value\":{\"stringValue\":\"shop.example\"}}"
+              ",{\"key\":\"server.port\",\"value\":{\"intValue\":\"8080\"}}"
+              ",{\"key\":\"client.address\",\"value\":{\"stringValue\":\"10.0.0.5\"}}"
+              ",{\"key\":\"client.port\",\"value\":{\"intValue\":\"51000\"}}"
+              ",{\"key\":\"network.peer.address\",\"value\":{\"stringValue\":\"10.0.0.7\"}}"
+              ",{\"key\":\"network.peer.port\",\"value\":{\"intValue\":\"9000\"}}"
+              ",{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":\"200\"}}"
+              ",{\"key\":\"user_agent.original\",\"value\":{\"stringValue\":\"curl/8.0\"}}"
+              ",{\"key\":\"network.protocol.version\",\"value\":{\"stringValue\":\"1.1\"}}"
+              ",{\"key\":\"http.request.body.size\",\"value\":{\"intValue\":\"12\"}}"
+              ",{\"key\":\"http.response.body.size\",\"value\":{\"intValue\":\"345\"}}"
+              ",{\"key\":\"tracebridge.extracted_format\",\"value\":{\"stringValue\":\"b3\"}}"
+              ",{\"key\":\"tracebridge.injected_formats\",\"value\":{\"arrayValue\":{\"values\":["
+              "{\"stringValue\":\"tracecontext\"},{\"stringValue\":\"b3\"}]}}}"
+              "]}]}]}]}");
     assert_json_valid(&buf);
     tb_buf_free(&buf);
 }
@@ -88,11 +84,15 @@ static void test_tb_encode_otlp_json__root_error(void **state)
     assert_buf_lacks(&buf, "parentSpanId");
     assert_buf_contains(&buf, "\"spanId\":\"00f067aa0ba902b7\",\"flags\":257,");
     assert_buf_contains(&buf, "\"kind\":3,");
-    assert_buf_contains(&buf, ATTR_I("http.response.status_code", "502"));
-    assert_buf_contains(&buf, ATTR_S("tracebridge.extracted_format", "none"));
+    assert_buf_contains(&buf,
+                        "{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":\"502\"}}");
+    assert_buf_contains(
+        &buf, "{\"key\":\"tracebridge.extracted_format\",\"value\":{\"stringValue\":\"none\"}}");
     assert_buf_lacks(&buf, "network.peer");
     /* error.type is the last attribute; the status has no message */
-    assert_buf_contains(&buf, ATTR_S("error.type", "connect_refused") "],\"status\":{\"code\":2}}]");
+    assert_buf_contains(&buf,
+                        "{\"key\":\"error.type\",\"value\":{\"stringValue\":\"connect_refused\"}}"
+                        "],\"status\":{\"code\":2}}]");
     tb_buf_free(&buf);
 }
 
@@ -145,9 +145,14 @@ static void test_tb_encode_otlp_json__tracestate_and_links(void **state)
     assert_buf_contains(
         &buf, "]}}}],\"links\":["
               "{\"traceId\":\"0000000000000000000000000000abcd\",\"spanId\":\"1111111111111111\","
-              "\"attributes\":[" ATTR_S("tracebridge.link.format", "b3") "]},"
-              "{\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"eee19b7ec3c1b174\","
-              "\"attributes\":[" ATTR_S("tracebridge.link.format", "xray") "]}]}]}]}]}");
+              "\"attributes\":["
+              "{\"key\":\"tracebridge.link.format\",\"value\":{\"stringValue\":\"b3\"}}"
+              "]},"
+              "{\"traceId\":\"5b8efff798038103d269b633813fc60c\","
+              "\"spanId\":\"eee19b7ec3c1b174\","
+              "\"attributes\":["
+              "{\"key\":\"tracebridge.link.format\",\"value\":{\"stringValue\":\"xray\"}}"
+              "]}]}]}]}]}");
     tb_buf_free(&buf);
 }
 
@@ -166,10 +171,15 @@ static void test_tb_encode_otlp_json__raw_bytes_escaped(void **state)
     FIX_SET(s.user_agent, "ua\xe2\x82");
     buf = encode(&res, spans, 1);
     assert_json_valid(&buf);
-    assert_buf_contains(&buf, ATTR_S("url.path", "/a\\\"b\\\\c\\u0001\xef\xbf\xbd("));
-    assert_buf_contains(&buf, ATTR_S("user_agent.original", "ua\xef\xbf\xbd"));
-    assert_buf_contains(&buf, ATTR_S("service.name", "caf\xc3\xa9\\u000a"));
-    assert_buf_contains(&buf, ATTR_S("bad\\\"key", "\xef\xbf\xbd"));
+    assert_buf_contains(
+        &buf,
+        "{\"key\":\"url.path\",\"value\":{\"stringValue\":\"/a\\\"b\\\\c\\u0001\xef\xbf\xbd(\"}}");
+    assert_buf_contains(
+        &buf, "{\"key\":\"user_agent.original\",\"value\":{\"stringValue\":\"ua\xef\xbf\xbd\"}}");
+    assert_buf_contains(
+        &buf, "{\"key\":\"service.name\",\"value\":{\"stringValue\":\"caf\xc3\xa9\\u000a\"}}");
+    assert_buf_contains(&buf,
+                        "{\"key\":\"bad\\\"key\",\"value\":{\"stringValue\":\"\xef\xbf\xbd\"}}");
     tb_buf_free(&buf);
 }
 
@@ -193,7 +203,9 @@ static void test_tb_encode_otlp_json__several_spans(void **state)
                               "\"spanId\":\"00f067aa0ba902b7\",\"flags\":257,");
     assert_buf_contains(&buf, "}},{\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
                               "\"spanId\":\"00f067aa0ba902b8\",");
-    assert_buf_contains(&buf, ATTR_S("tracebridge.link.format", "jaeger") "]}]}]}]}]}");
+    assert_buf_contains(
+        &buf, "{\"key\":\"tracebridge.link.format\",\"value\":{\"stringValue\":\"jaeger\"}}"
+              "]}]}]}]}]}");
     tb_buf_free(&buf);
 }
 

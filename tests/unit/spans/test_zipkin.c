@@ -80,7 +80,8 @@ static void test_tb_encode_zipkin__root_client_error(void **state)
      * the remote service; no upstream was reached, so no remote endpoint */
     assert_buf_contains(&buf, "\"localEndpoint\":{\"serviceName\":\"shop-proxy\"},\"tags\":{");
     assert_buf_lacks(&buf, "remoteEndpoint");
-    assert_buf_contains(&buf, "\"error.type\":\"connect_refused\",\"error\":\"connect_refused\"}}]");
+    assert_buf_contains(&buf,
+                        "\"error.type\":\"connect_refused\",\"error\":\"connect_refused\"}}]");
     tb_buf_free(&buf);
 }
 
@@ -182,10 +183,11 @@ static void test_tb_encode_zipkin__links_as_tags(void **state)
     buf = encode1(&s);
     assert_json_valid(&buf);
     assert_buf_contains(
-        &buf, "\"tracebridge.injected_formats\":\"tracecontext,b3\","
-              "\"tracebridge.link.0\":\"0000000000000000000000000000abcd-1111111111111111-b3multi\","
-              "\"tracebridge.link.1\":\"5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174-datadog\""
-              "}}]");
+        &buf,
+        "\"tracebridge.injected_formats\":\"tracecontext,b3\","
+        "\"tracebridge.link.0\":\"0000000000000000000000000000abcd-1111111111111111-b3multi\","
+        "\"tracebridge.link.1\":\"5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174-datadog\""
+        "}}]");
     tb_buf_free(&buf);
 }
 
