@@ -276,8 +276,6 @@ void tb_prop_start_root(struct tb_extraction *ext, const uint8_t trace_id[16])
     ctx->tbstate = (struct tb_iov){NULL, 0};
     /* Native ids name another trace: only the request-level extras survive. */
     ctx->extras &= TB_FORMAT_BIT(TB_FORMAT_JAEGER);
-    if (ctx->sampling == TB_SAMPLING_DEFER)
-        ctx->sampling = TB_SAMPLING_ACCEPT;
     ctx->w3c_flags = TB_W3C_FLAG_RANDOM;
     sync_sampled_flag(ctx);
 }

@@ -93,7 +93,8 @@ int tb_prop_extract(const struct tb_prop_policy *policy, const struct tb_headers
  * Makes ext->ctx a new root when no valid ids arrived: `trace_id` (16 random
  * bytes from the caller) becomes the trace id, the W3C random flag is set,
  * there is no parent span, and the sampling state stays what id-less inputs
- * said, or ACCEPT. Does nothing when a context was extracted.
+ * said (DEFER when nothing: the hop's sampler decides, spans/sampler.h).
+ * Does nothing when a context was extracted.
  */
 void tb_prop_start_root(struct tb_extraction *ext, const uint8_t trace_id[16]);
 

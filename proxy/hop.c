@@ -112,7 +112,8 @@ static bool hop_root_allowed(struct tb_worker *w)
 static void hop_sample(struct tb_worker *w, struct tb_hop_state *s)
 {
     struct tb_trace_ctx *ctx = &s->ext.ctx;
-    bool continues = !s->ext.new_root;
+    /* An id-less decision (a lone `b3: 0`) counts as the parent's. */
+    bool continues = !s->ext.new_root || ctx->sampling != TB_SAMPLING_DEFER;
     enum tb_sampling d =
         tb_sampler_decide(&w->cfg->sampler, ctx->trace_id, ctx->sampling, continues);
 
