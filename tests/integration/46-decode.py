@@ -225,7 +225,7 @@ def test_inject_vectors_byte_exact():
          "xray", [("x-amzn-trace-id", "Root=1-%s-%s;Parent=%s;Sampled=1" % (T[:8], T[8:], S))]),
         ("X-Ray Self kept (vector 39)", "X-Amzn-Trace-Id: Self=1-67891233-12456789abcdef012345678;"
          "Root=1-67891233-abcdef012345678912345678;CalledFrom=app", S,
-         "xray", [("x-amzn-trace-id", "Root=1-67891233-abcdef012345678912345678;Parent=%s;Sampled=?;"
+         "xray", [("x-amzn-trace-id", "Root=1-67891233-abcdef012345678912345678;Parent=%s;Sampled=1;"
                    "Self=1-67891233-12456789abcdef012345678;CalledFrom=app" % S)]),
     ]
     for name, lines, span, fmt, want in cases:
