@@ -179,7 +179,8 @@ no_space:
 #define SPAN_SET(span, field, src_base, src_len)                                                   \
     do {                                                                                           \
         size_t n_ = (src_len) < sizeof((span)->field) ? (src_len) : sizeof((span)->field);         \
-        memcpy((span)->field, (src_base), n_);                                                     \
+        if (n_ > 0)                                                                                \
+            memcpy((span)->field, (src_base), n_);                                                 \
         (span)->field##_len = (uint16_t)n_;                                                        \
     } while (0)
 
