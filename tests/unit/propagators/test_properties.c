@@ -352,12 +352,25 @@ static struct tb_iov trim_sp(struct tb_iov v)
     return v;
 }
 
+/* True when an earlier key of `bag` differs from item `index`'s only in case. */
+static bool has_case_twin(const struct tb_baggage *bag, size_t index)
+{
+    const struct tb_iov key = bag->items[index].key;
+
+    for (size_t j = 0; j < index; j++)
+        if (bag->items[j].key.len == key.len &&
+            tb_memcaseeq(bag->items[j].key.base, key.base, key.len))
+            return true;
+    return false;
+}
+
 /* What carrier `f` does with item `index` of `bag` (§12.3). */
 static enum bag_fate bag_carry(struct tb_arena *arena, enum tb_format f,
                                const struct tb_baggage *bag, size_t index, struct tb_iov *key_out,
                                struct tb_iov *value_out)
 {
     const struct tb_baggage_item *it = &bag->items[index];
+    bool case_twin = has_case_twin(bag, index);
 
     *key_out = it->key;
     *value_out = it->value;
@@ -367,14 +380,17 @@ static enum bag_fate bag_carry(struct tb_arena *arena, enum tb_format f,
          * stays within the 8192-byte limit. */
         return w3c_baggage_len(bag) <= TB_BAGGAGE_MAX_BYTES ? BAG_KEEP : BAG_MAYBE;
     case TB_FORMAT_JAEGER:
-        /* Header names are case-folded; values URL-encoded. */
+        /* Header names are case-folded (the later of two case twins cannot
+         * be sent); values URL-encoded. */
         *key_out = lower_copy(arena, it->key);
+        if (case_twin)
+            return BAG_DROP;
         return it->value.len > 0 ? BAG_KEEP : BAG_MAYBE;
     case TB_FORMAT_OTTRACE:
         /* Raw values: a control byte cannot travel; spaces at the ends are
          * trimmed by the receiving parser (docs/formats/ottrace.md). */
         *key_out = lower_copy(arena, it->key);
-        if (has_ctl(it->value))
+        if (case_twin || has_ctl(it->value))
             return BAG_DROP;
         *value_out = trim_sp(it->value);
         return value_out->len > 0 ? BAG_KEEP : BAG_MAYBE;
@@ -698,6 +714,23 @@ static bool key_taken(const struct tb_baggage *bag, const char *key, size_t len)
 
 static struct tb_iov gen_key(struct tb_arena *arena, const struct tb_baggage *bag, bool portable)
 {
+    /* Sometimes the case variant of a key already there: W3C keys are
+     * case-sensitive, header-name carriers can hold only one of the two. */
+    if (!portable && bag->num > 0 && rnd_chance(1, 10)) {
+        struct tb_iov old = bag->items[rnd_below((uint32_t)bag->num)].key;
+        char *key = tb_arena_alloc(arena, old.len);
+        bool changed = false;
+
+        assert_non_null(key);
+        for (size_t i = 0; i < old.len; i++) {
+            unsigned char c = (unsigned char)old.base[i];
+
+            key[i] = (char)(islower(c) ? toupper(c) : tolower(c));
+            changed |= key[i] != old.base[i];
+        }
+        if (changed && tb_baggage_find(bag, (struct tb_iov){key, old.len}) < 0)
+            return (struct tb_iov){key, old.len};
+    }
     for (;;) {
         size_t len = 1 + rnd_below(12);
         char *key = tb_arena_alloc(arena, len);
@@ -746,16 +779,17 @@ static void gen_baggage(struct tb_arena *arena, struct tb_baggage *bag, const st
     }
 }
 
-/* A valid W3C tracestate of 0 to 4 members (Level 2 keys, §1.4). */
+/* A valid W3C tracestate (Level 2 keys, §1.4): 0 to 4 members, sometimes
+ * close to the 32-member limit. */
 static struct tb_iov gen_tracestate(struct tb_arena *arena)
 {
     static const char *const keys[] = {"congo", "rojo", "v1@sys", "dd", "a_b-c*d/e"};
-    char *buf = tb_arena_alloc(arena, 256);
-    size_t n = 0, members = rnd_below(5);
+    char *buf = tb_arena_alloc(arena, 1024);
+    size_t n = 0, members = rnd_chance(1, 8) ? 30 + rnd_below(3) : rnd_below(5);
 
     assert_non_null(buf);
     for (size_t m = 0; m < members; m++) {
-        n += (size_t)snprintf(buf + n, 256 - n, "%s%s%zu=", m ? "," : "",
+        n += (size_t)snprintf(buf + n, 1024 - n, "%s%s%zu=", m ? "," : "",
                               keys[rnd_below(TB_ARRAY_SIZE(keys))], m);
         for (size_t k = 1 + rnd_below(12); k > 0; k--) {
             char c = (char)(0x21 + rnd_below(0x7e - 0x21 + 1));
@@ -764,6 +798,19 @@ static struct tb_iov gen_tracestate(struct tb_arena *arena)
         }
     }
     return (struct tb_iov){buf, n};
+}
+
+/* §1.4: at most 32 members leave; ours goes first and pushes the right-most
+ * member out of a full list. */
+static struct tb_iov expect_tracestate(struct tb_iov ts, bool has_ours)
+{
+    size_t keep = has_ours ? 31 : 32, members = 0;
+
+    for (size_t i = 0; i < ts.len; i++) {
+        if (ts.base[i] == ',' && ++members == keep)
+            return (struct tb_iov){ts.base, i};
+    }
+    return ts;
 }
 
 static void sync_sampled_flag(struct tb_trace_ctx *ctx)
@@ -960,6 +1007,11 @@ static void check_baggage(struct tb_arena *arena, enum tb_format f, const struct
                        key.base);
             continue;
         }
+        if (fate == BAG_DROP && has_case_twin(sent, i)) {
+            /* Under its folded name stands the earlier twin's value. */
+            missing++;
+            continue;
+        }
         if (at < 0 || fate == BAG_DROP) {
             if (fate == BAG_KEEP || (fate == BAG_DROP && at >= 0)) {
                 tb_test_print_bytes("  key:   ", it->key.base, it->key.len);
@@ -1056,9 +1108,10 @@ static void identity_one(struct tb_arena *arena, enum tb_format f)
         PROP_CHECK((r.ctx.w3c_flags & TB_W3C_FLAG_RANDOM) == (ctx.w3c_flags & TB_W3C_FLAG_RANDOM),
                    "tracecontext: random flag %d, expected %d", r.ctx.w3c_flags & 2,
                    ctx.w3c_flags & 2);
-        PROP_CHECK(iov_eq(r.ctx.tracestate, ctx.tracestate),
-                   "tracecontext: tracestate '%.*s', expected '%.*s'", (int)r.ctx.tracestate.len,
-                   r.ctx.tracestate.base, (int)ctx.tracestate.len, ctx.tracestate.base);
+        struct tb_iov ts = expect_tracestate(ctx.tracestate, ctx.tbstate.len > 0);
+
+        PROP_CHECK(iov_eq(r.ctx.tracestate, ts), "tracecontext: tracestate '%.*s', expected '%.*s'",
+                   (int)r.ctx.tracestate.len, r.ctx.tracestate.base, (int)ts.len, ts.base);
         PROP_CHECK(iov_eq(r.ctx.tbstate, ctx.tbstate),
                    "tracecontext: tracebridge member '%.*s', expected '%.*s'",
                    (int)r.ctx.tbstate.len, r.ctx.tbstate.base, (int)ctx.tbstate.len,
@@ -1643,6 +1696,162 @@ static void test_property__b3_64bit_width_survives_tracecontext_hop(void **state
 }
 
 /* ------------------------------------------------------------------------ */
+/* Several formats of one context through the policy                       */
+
+/* One request carrying a random subset of formats, all written from one
+ * context (as by an upstream tracebridge with several --propagators), read
+ * with a random --extract list. The first enabled format with ids wins;
+ * the others merge when they name the same trace id (OT's truncated copy
+ * does not) and are conflicts otherwise; a deferred winner takes the first
+ * merged decision; the baggage of the winner, the merged carriers and W3C
+ * baggage is one set. */
+struct merge_stats {
+    unsigned roots, merged, conflicts, deferred_filled, with_baggage;
+};
+
+static void policy_merge_one(struct tb_arena *arena, struct merge_stats *st)
+{
+    struct gen g = {.baggage = GEN_BAG_PORTABLE};
+    struct tb_trace_ctx ctx;
+    struct tb_hop hop;
+    struct tb_headers raw, *in = tb_arena_alloc(arena, sizeof(*in));
+    struct tb_extraction *ext = tb_arena_alloc(arena, sizeof(*ext));
+    struct tb_prop_policy policy;
+    struct tb_iov bad;
+    uint32_t sent = 0, sources, merged = 0, conflicts = 0, bag_from;
+    uint8_t win_trace[16], t[16];
+    enum tb_sampling s;
+    int winner = -1;
+    char x1[33], x2[33];
+
+    assert_non_null(in);
+    assert_non_null(ext);
+    gen_ctx(arena, &ctx, &g);
+    gen_hop(&hop);
+    tb_headers_init(&raw);
+    for (unsigned f = 0; f < TB_FORMAT_NUM; f++) {
+        size_t before = raw.num, dropped = 0;
+
+        if (!rnd_chance(1, 2))
+            continue;
+        assert_int_equal(
+            tb_propagator_get((enum tb_format)f)->inject(&ctx, &hop, arena, &raw, &dropped), TB_OK);
+        if (raw.num > before)
+            sent |= TB_FORMAT_BIT(f);
+    }
+    transmit(arena, &raw, 0, in);
+    prop_record("received", in);
+
+    /* A random --extract list: each format enabled with odds 3/4, in a
+     * random order. */
+    assert_int_equal(tb_prop_policy_defaults(&policy, NULL, &bad), TB_OK);
+    policy.num_extract = 0;
+    for (unsigned f = 0; f < TB_FORMAT_NUM; f++)
+        if (rnd_chance(3, 4))
+            policy.extract[policy.num_extract++] = (enum tb_format)f;
+    for (size_t i = policy.num_extract; i > 1; i--) {
+        size_t j = rnd_below((uint32_t)i);
+        enum tb_format tmp = policy.extract[i - 1];
+
+        policy.extract[i - 1] = policy.extract[j];
+        policy.extract[j] = tmp;
+    }
+    {
+        size_t n = 0;
+
+        for (size_t i = 0; i < policy.num_extract; i++)
+            n += (size_t)snprintf(prop_where.chain + n, sizeof(prop_where.chain) - n, "%s%s",
+                                  i ? "," : "extract=", tb_propagator_get(policy.extract[i])->name);
+    }
+    PROP_CHECK(tb_prop_extract(&policy, in, arena, ext) == TB_OK, "tb_prop_extract failed");
+
+    /* The `b3` codec reads X-B3-* when there is no `b3` header. */
+    sources = sent & ~TB_FORMAT_BIT(TB_FORMAT_BAGGAGE);
+    if (sent & TB_FORMAT_BIT(TB_FORMAT_B3MULTI))
+        sources |= TB_FORMAT_BIT(TB_FORMAT_B3);
+    s = TB_SAMPLING_DEFER;
+    for (size_t i = 0; i < policy.num_extract; i++) {
+        enum tb_format f = policy.extract[i];
+
+        if (!(sources & TB_FORMAT_BIT(f)))
+            continue;
+        expect_trace(f, ctx.trace_id, t);
+        if (winner < 0) {
+            winner = (int)f;
+            memcpy(win_trace, t, 16);
+            s = expect_sampling(f, ctx.sampling);
+        } else if (memcmp(t, win_trace, 16) == 0) {
+            merged |= TB_FORMAT_BIT(f);
+            if (s == TB_SAMPLING_DEFER)
+                s = expect_sampling(f, ctx.sampling);
+        } else {
+            conflicts |= TB_FORMAT_BIT(f);
+        }
+    }
+    PROP_CHECK(ext->winner == winner, "winner %d, expected %d (sent %#x)", ext->winner, winner,
+               sent);
+    PROP_CHECK(ext->merged == merged, "merged %#x, expected %#x", ext->merged, merged);
+    PROP_CHECK(ext->conflicts == conflicts, "conflicts %#x, expected %#x", ext->conflicts,
+               conflicts);
+    PROP_CHECK(ext->invalid == 0, "invalid %#x", ext->invalid);
+    st->roots += winner < 0;
+    st->merged += merged != 0;
+    st->conflicts += conflicts != 0;
+    st->deferred_filled += winner >= 0 && expect_sampling(winner, ctx.sampling) != s;
+    if (winner < 0)
+        return;
+    PROP_CHECK(memcmp(ext->ctx.trace_id, win_trace, 16) == 0, "trace id %s, expected %s",
+               hex_str(ext->ctx.trace_id, 16, x1), hex_str(win_trace, 16, x2));
+    PROP_CHECK(memcmp(ext->ctx.span_id, hop.span_id, 8) == 0, "parent %s, expected %s",
+               hex_str(ext->ctx.span_id, 8, x1), hex_str(hop.span_id, 8, x2));
+    PROP_CHECK(ext->ctx.sampling == s, "sampling %s, expected %s", sampling_name(ext->ctx.sampling),
+               sampling_name(s));
+    /* Portable baggage is the same in every carrier: one set when any
+     * enabled carrier that counts sent it. */
+    bag_from = (TB_FORMAT_BIT(winner) | merged) | (sent & TB_FORMAT_BIT(TB_FORMAT_BAGGAGE));
+    for (unsigned f = 0; f < TB_FORMAT_NUM; f++) {
+        bool enabled = false;
+
+        for (size_t i = 0; i < policy.num_extract; i++)
+            enabled |= policy.extract[i] == (enum tb_format)f;
+        if (!enabled || !fmt_carries_baggage((enum tb_format)f))
+            bag_from &= ~TB_FORMAT_BIT(f);
+    }
+    PROP_CHECK(ext->ctx.baggage.num == (bag_from ? ctx.baggage.num : 0),
+               "%zu baggage items, expected %zu (carriers %#x)", ext->ctx.baggage.num,
+               bag_from ? ctx.baggage.num : 0, bag_from);
+    st->with_baggage += bag_from && ctx.baggage.num;
+    for (size_t i = 0; bag_from && i < ctx.baggage.num; i++) {
+        ptrdiff_t at = tb_baggage_find(&ext->ctx.baggage, ctx.baggage.items[i].key);
+
+        PROP_CHECK(at >= 0 && iov_eq(ext->ctx.baggage.items[at].value, ctx.baggage.items[i].value),
+                   "baggage item '%.*s' lost or changed", (int)ctx.baggage.items[i].key.len,
+                   ctx.baggage.items[i].key.base);
+    }
+}
+
+static void test_property__policy_merges_formats_that_agree(void **state)
+{
+    struct tb_arena *arena = *state;
+    struct merge_stats st = {0};
+    unsigned n = ITERS_NATIVE * prop_scale;
+
+    prop_begin(__func__);
+    for (unsigned i = 0; i < n; i++) {
+        prop_where.iter = i;
+        prop_where.num_hops = 0;
+        tb_arena_reset(arena);
+        policy_merge_one(arena, &st);
+    }
+    /* The cases must have covered every rule. */
+    printf("  %u requests: %u new roots, %u with merges, %u with conflicts, %u deferred "
+           "winners decided by a merge, %u with baggage\n",
+           n, st.roots, st.merged, st.conflicts, st.deferred_filled, st.with_baggage);
+    assert_true(st.roots > 0 && st.merged > 0 && st.conflicts > 0 && st.deferred_filled > 0 &&
+                st.with_baggage > 0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Sanity of the independent helpers against protocols.md §16               */
 
 static void test_helpers__match_protocol_vectors(void **state)
@@ -1687,6 +1896,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_property__b3_64bit_width_survives_tracecontext_hop,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_property__policy_merges_formats_that_agree, setup,
+                                        teardown),
     };
 
     if (seed != NULL)
