@@ -126,6 +126,8 @@ if [ $# -eq 0 ]; then
         [ "$name" = extract.c ] && continue
         set -- "$@" "${name%.c}"
     done
+    # One codec name (a single word) per line of formats.def.
+    # shellcheck disable=SC2013
     for format in $(sed -n 's/^TB_FORMAT_DEF(\([a-z0-9]*\),.*/\1/p' propagators/formats.def); do
         set -- "$@" "extract_$format"
     done
