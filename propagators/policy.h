@@ -39,6 +39,12 @@ struct tb_prop_policy {
     size_t num_inject;
     uint32_t clear; /* TB_FORMAT_BIT set: removed and never written */
     enum tb_inject_mode mode;
+    /* Filled by tb_prop_policy_defaults from the registry, so finding the
+     * format of a header is one table read: format + 1 per header token
+     * (0: none), and the first bytes of the baggage-header prefixes. */
+    uint8_t _token_format[TB_HDR_NUM_TOKENS];
+    uint8_t _prefix_first[256];
+    bool _ready;
 };
 
 /**

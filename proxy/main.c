@@ -246,8 +246,11 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
     build_resource(&cfg, &resource, resource_attrs, resource_store, sizeof(resource_store));
-    pipeline = tb_pipeline_start(&cfg.export, &resource, cfg.workers, err, sizeof(err));
-    if (pipeline == NULL) {
+    /* `--exporter none`: no queue at all, so the data path skips span work. */
+    pipeline = cfg.export.enabled == 0
+                   ? NULL
+                   : tb_pipeline_start(&cfg.export, &resource, cfg.workers, err, sizeof(err));
+    if (pipeline == NULL && cfg.export.enabled != 0) {
         tb_log(TB_LOG_ERROR, "export_start", " error=\"%s\"", err);
         return 1;
     }

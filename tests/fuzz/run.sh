@@ -46,7 +46,7 @@ CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTB_ARENA_EMULATE 
 build_objects() {
     mkdir -p "$OUT/obj" "$OUT/llhttp"
     objs=
-    for src in common/*.c parsers/*.c propagators/*.c proxy/decode.c proxy/config.c \
+    for src in common/*.c parsers/*.c propagators/*.c spans/sampler.c proxy/decode.c proxy/config.c \
         proxy/log.c; do
         obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
         # shellcheck disable=SC2086

@@ -432,7 +432,8 @@ static void test_tb_prop_extract__baggage_of_two_carriers_is_one_set(void **stat
     set_inject(fx, "tracecontext,baggage,jaeger");
     RUN(fx, "b3", T "-" S "-1", "uber-trace-id", T ":" S ":0:1", "uberctx-a", "1", "baggage",
         "b=2");
-    assert_iov_equal(one(&fx->h, "baggage"), "a=1,b=2");
+    /* Precedence order: W3C baggage (registry order) before Jaeger's. */
+    assert_iov_equal(one(&fx->h, "baggage"), "b=2,a=1");
     assert_iov_equal(one(&fx->h, "uberctx-a"), "1");
     assert_iov_equal(one(&fx->h, "uberctx-b"), "2");
 }
@@ -475,11 +476,13 @@ static void test_tb_prop_start_root__no_context(void **state)
     assert_true(fx->ext.new_root);
     assert_int_equal(fx->ext.present, 0);
     assert_trace(fx->ext.ctx.trace_id, R);
-    assert_int_equal(fx->ext.ctx.sampling, TB_SAMPLING_ACCEPT);
-    assert_int_equal(fx->ext.ctx.w3c_flags, TB_W3C_FLAG_SAMPLED | TB_W3C_FLAG_RANDOM);
+    /* No decision arrived: the hop's sampler decides (proxy/hop.c); the
+     * policy alone carries "defer", W3C "not sampled", random. */
+    assert_int_equal(fx->ext.ctx.sampling, TB_SAMPLING_DEFER);
+    assert_int_equal(fx->ext.ctx.w3c_flags, TB_W3C_FLAG_RANDOM);
     assert_int_equal(fx->written, BIT(TRACECONTEXT) | BIT(BAGGAGE));
     assert_headers(&fx->h, "Host", "example.com", "Accept", "*/*", "traceparent",
-                   "00-" R "-" H "-03");
+                   "00-" R "-" H "-02");
 }
 
 static void test_tb_prop_start_root__not_when_a_context_arrived(void **state)
@@ -555,7 +558,7 @@ static void test_tb_prop_extract__jaeger_debug_id_root_keeps_the_id(void **state
     assert_iov_equal(one(&fx->h, "jaeger-debug-id"), "abc-123");
 }
 
-static void test_tb_prop_extract__lone_baggage_starts_sampled_root(void **state)
+static void test_tb_prop_extract__lone_baggage_starts_root(void **state)
 {
     struct fixture *fx = *state;
 
@@ -563,9 +566,9 @@ static void test_tb_prop_extract__lone_baggage_starts_sampled_root(void **state)
     assert_int_equal(fx->ext.winner, -1);
     assert_int_equal(fx->ext.valid, BIT(BAGGAGE));
     assert_true(fx->ext.new_root);
-    assert_int_equal(fx->ext.ctx.sampling, TB_SAMPLING_ACCEPT);
+    assert_int_equal(fx->ext.ctx.sampling, TB_SAMPLING_DEFER);
     assert_iov_equal(bag_value(&fx->ext.ctx.baggage, "userId"), "Am\xc3\xa9lie");
-    assert_headers(&fx->h, "traceparent", "00-" R "-" H "-03", "baggage",
+    assert_headers(&fx->h, "traceparent", "00-" R "-" H "-02", "baggage",
                    "userId=Am%C3%A9lie,serverNode=DF%2028");
 }
 
@@ -596,7 +599,7 @@ static void test_tb_prop_extract__tracestate_alone_is_discarded(void **state)
     RUN(fx, "tracestate", "congo=t61rcWkgMzE");
     assert_true(fx->ext.new_root);
     assert_int_equal(fx->ext.ctx.tracestate.len, 0);
-    assert_headers(&fx->h, "traceparent", "00-" R "-" H "-03");
+    assert_headers(&fx->h, "traceparent", "00-" R "-" H "-02");
 }
 
 /* X-Ray from a load balancer: a Root without Parent continues the trace. */
@@ -787,7 +790,7 @@ static void test_tb_prop_extract__every_format_invalid_starts_root(void **state)
     assert_int_equal(fx->ext.invalid,
                      BIT(TRACECONTEXT) | BIT(B3) | BIT(JAEGER) | BIT(XRAY) | BIT(SW8));
     assert_true(fx->ext.new_root);
-    assert_headers(&fx->h, "traceparent", "00-" R "-" H "-03");
+    assert_headers(&fx->h, "traceparent", "00-" R "-" H "-02");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -835,7 +838,7 @@ int main(void)
         T_(test_tb_prop_extract__lone_sampling_headers),
         T_(test_tb_prop_extract__lone_sampling_header_never_overrides),
         T_(test_tb_prop_extract__jaeger_debug_id_root_keeps_the_id),
-        T_(test_tb_prop_extract__lone_baggage_starts_sampled_root),
+        T_(test_tb_prop_extract__lone_baggage_starts_root),
         T_(test_tb_prop_extract__lone_baggage_and_deny),
         T_(test_tb_prop_extract__lone_sw8_correlation_is_baggage),
         T_(test_tb_prop_extract__tracestate_alone_is_discarded),
