@@ -188,7 +188,7 @@ static void fuzz_reinject_all(struct tb_arena *arena, const struct tb_trace_ctx 
         ctx.w3c_flags &= TB_W3C_FLAG_RANDOM;
         if (tb_sampling_is_sampled(ctx.sampling))
             ctx.w3c_flags |= TB_W3C_FLAG_SAMPLED;
-        if (tb_tbstate_encode(&ctx, arena, &ctx.tbstate) != TB_OK)
+        if (tb_tbstate_encode(&ctx, &hop, arena, &ctx.tbstate) != TB_OK)
             return;
         tb_headers_init(&out);
         rc = prop->inject(&ctx, &hop, arena, &out, &dropped);
