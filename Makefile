@@ -66,8 +66,8 @@ BIN := $(B)/tracebridge
 LIBTB := $(B)/libtracebridge.a
 LIBLLHTTP := $(B)/libllhttp.a
 
-.PHONY: all build deps check itest test test-one asan demo bench fuzz install clean format \
-	format-check help
+.PHONY: all build deps check itest test test-one asan demo bench bench-prop fuzz install clean \
+	format format-check help
 .DEFAULT_GOAL := all
 
 all: deps
@@ -151,7 +151,14 @@ demo: all
 
 bench: all
 	$(Q)scripts/install-deps.sh bench
+	$(Q)bench/prop.sh build/release
 	$(Q)bench/run.sh build/release/tracebridge
+	$(Q)bench/spans.sh build/release
+
+# The propagation micro-benchmark alone (ns per extract + inject).
+bench-prop:
+	$(Q)$(MAKE) --no-print-directory build CONFIG=release
+	$(Q)bench/prop.sh build/release
 
 fuzz:
 	$(Q)scripts/install-deps.sh test
@@ -178,7 +185,8 @@ help:
 	@echo '  check | itest  unit suite | integration suite, one CONFIG'
 	@echo '  asan           the whole suite under AddressSanitizer + UBSan'
 	@echo '  demo           show the proxy at work, no external services needed'
-	@echo '  bench          wrk through tracebridge vs direct vs nginx (docs/BENCHMARKS.md)'
+	@echo '  bench          propagation micro-benchmark, then wrk through tracebridge vs direct'
+	@echo '                 vs nginx (docs/BENCHMARKS.md); bench-prop: the micro-benchmark alone'
 	@echo '  fuzz           libFuzzer targets, each for a bounded time'
 	@echo '  install        PREFIX=$(PREFIX) [DESTDIR=]'
 	@echo '  format | format-check | clean'

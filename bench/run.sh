@@ -42,6 +42,8 @@ QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 BODY="tracebridge benchmark backend"
+# Every request carries a Java-agent sw8 (protocols.md §16, vector 47).
+TRACE_HEADER="sw8: 1-ZGU1OTgwYjhmY2UzNGEzN2FhYjliNGFjM2FmN2VlZGQuMS4xNjU2MzQ3NDI5NjQzMDAwMQ==-ZGU1OTgwYjhmY2UzNGEzN2FhYjliNGFjM2FmN2VlZGQuMS4xNjU2MzQ3NDI5NjQzMDAwMA==-2-c3ZjLWE=-aW5zdC1hQDEwLjAuMC41-L2EvZ2V0-MTAuMC4wLjY6ODA4MA=="
 
 for tool in wrk taskset python3 ps "$NGINX"; do
     command -v "$tool" >/dev/null 2>&1 || {
@@ -191,6 +193,8 @@ start_backend() {
         listen 127.0.0.1:$BACKEND_PORT;
         location / { default_type text/plain; return 200 \"$BODY\n\"; }
         location = /backend-status { stub_status; }
+        # An OTLP sink for the tracing runs: reads the body, answers 200.
+        location = /v1/traces { client_max_body_size 64m; return 200; }
     }"
     start_nginx backend "$LOAD_CPU"
     BACKEND_PID=$NGINX_PID BACKEND_WORKER=$NGINX_WORKER
@@ -219,16 +223,21 @@ start_nginx_proxy() {
 
 # --- tracebridge ---------------------------------------------------------------
 
-# start_tb NAME [ARGS...]: sets TB_PORT, TB_PID, TB_LOG.
+# start_tb NAME [ARGS...]: sets TB_PORT, TB_PID, TB_LOG, and TBPORT[NAME],
+# TBPID[NAME], TBLOG[NAME]. Environment for the process: the TB_ENV array
+# (VAR=value words), empty by default.
+declare -A TBPORT TBPID TBLOG
+TB_ENV=()
 start_tb() {
     local name=$1
     shift
     TB_PORT=$(free_port)
     TB_LOG=$TMP/$name.log
-    taskset -c "$PROXY_CPU" "$BIN" --listen "127.0.0.1:$TB_PORT" \
+    env "${TB_ENV[@]}" taskset -c "$PROXY_CPU" "$BIN" --listen "127.0.0.1:$TB_PORT" \
         --upstream "127.0.0.1:$BACKEND_PORT" --workers 1 --max-idle-upstream "$POOL" "$@" 2>"$TB_LOG" &
     TB_PID=$!
     PIDS+=("$TB_PID")
+    TBPORT[$name]=$TB_PORT TBPID[$name]=$TB_PID TBLOG[$name]=$TB_LOG
     # Wait for the log line rather than connecting: a probe connection would
     # be counted in the startup RSS.
     for _ in $(seq 100); do
@@ -308,7 +317,7 @@ run_wrk() {
     local out=$4 rps p50 p99 errs non2xx
     local TIMEFORMAT='%3U %3S' # wrk's CPU seconds go to OUTFILE.cpu
     { time timeout $(($3 + 30)) taskset -c "$LOAD_CPU" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" \
-        -d"$3"s --latency "http://127.0.0.1:$2/" >"$out" 2>&1; } 2>"$out.cpu" || true
+        -d"$3"s --latency -H "$TRACE_HEADER" "http://127.0.0.1:$2/" >"$out" 2>&1; } 2>"$out.cpu" || true
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
     p50=$(awk '$1 == "50%" { print $2 }' "$out")
     p99=$(awk '$1 == "99%" { print $2 }' "$out")
@@ -331,15 +340,15 @@ fmt_us() { awk -v u="$1" 'BEGIN { if (u >= 1000) printf "%.2fms", u / 1000; else
 proxy_pid() {
     case $1 in
     direct) echo "$BACKEND_WORKER" ;;
-    tracebridge) echo "$TB_PID" ;;
     nginx) echo "$NGX_WORKER" ;;
+    *) echo "${TBPID[$1]}" ;;
     esac
 }
 proxy_port() {
     case $1 in
     direct) echo "$BACKEND_PORT" ;;
-    tracebridge) echo "$TB_PORT" ;;
     nginx) echo "$NGX_PORT" ;;
+    *) echo "${TBPORT[$1]}" ;;
     esac
 }
 
@@ -394,7 +403,7 @@ log "backend nginx on 127.0.0.1:$BACKEND_PORT (pid $BACKEND_PID, worker $BACKEND
 
 # 1. Idle RSS just after startup, then the idle keep-alive test, on a fresh
 #    tracebridge whose idle timeout outlasts the test.
-start_tb tb-idle --idle-timeout 120
+start_tb tb-idle --idle-timeout 120 --exporter none
 sleep 0.5
 TB_STARTUP_RSS=$(rss_kib "$TB_PID")
 raw "tracebridge startup: rss_kib=$TB_STARTUP_RSS threads=$(awk '/^Threads:/ { print $2 }' "/proc/$TB_PID/status")"
@@ -429,12 +438,32 @@ stop "$NGX_PID" QUIT || true
 cp "$TMP/nginx-idle/error.log" "$OUT/nginx-idle-error.log" 2>/dev/null || true
 
 # 2. Throughput and latency, interleaved rounds, one long-lived proxy each.
-start_tb tb-load
+# The proxy core alone (the nginx comparison), then with propagation, then
+# with spans exported over OTLP at 100 % sampling to a collector that is up
+# (the backend nginx's /v1/traces), down (a closed port) or hanging (a
+# listener that never accepts). Every request carries an sw8 header.
+start_tb tracebridge --extract none --propagators none --exporter none
+start_tb tb-prop --propagators tracecontext,b3 --exporter none
+OTLP_ENV=(OTEL_TRACES_SAMPLER=always_on OTEL_BSP_SCHEDULE_DELAY=1000 OTEL_EXPORTER_OTLP_TIMEOUT=2000)
+TB_ENV=("${OTLP_ENV[@]}" "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:$BACKEND_PORT/v1/traces")
+start_tb tb-otlp --propagators tracecontext,b3 --exporter otlp
+DOWN_PORT=$(free_port)
+TB_ENV=("${OTLP_ENV[@]}" "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:$DOWN_PORT/v1/traces")
+start_tb tb-otlp-down --propagators tracecontext,b3 --exporter otlp
+HANG_PORT=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(3600)' "$HANG_PORT" &
+PIDS+=("$!")
+TB_ENV=("${OTLP_ENV[@]}" "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:$HANG_PORT/v1/traces")
+start_tb tb-otlp-hang --propagators tracecontext,b3 --exporter otlp
+TB_ENV=()
 start_nginx_proxy nginx-load
-log "tracebridge on :$TB_PORT (pid $TB_PID), nginx proxy on :$NGX_PORT (worker $NGX_WORKER), core $PROXY_CPU"
-raw "load processes: tracebridge_rss_start_kib=$(rss_kib "$TB_PID") nginx_worker_rss_start_kib=$(rss_kib "$NGX_WORKER")"
+log "tracebridge variants on :${TBPORT[*]}, nginx proxy on :$NGX_PORT (worker $NGX_WORKER), core $PROXY_CPU"
+raw "load processes: tracebridge_rss_start_kib=$(rss_kib "${TBPID[tracebridge]}") nginx_worker_rss_start_kib=$(rss_kib "$NGX_WORKER")"
 
-CONFIGS=(direct tracebridge nginx)
+CONFIGS=(direct tracebridge nginx tb-prop tb-otlp tb-otlp-down tb-otlp-hang)
+NCONF=${#CONFIGS[@]}
 for cfg in "${CONFIGS[@]}"; do
     [ "$WARMUP" -gt 0 ] || break
     r=$(run_wrk "$cfg" "$(proxy_port "$cfg")" "$WARMUP" "$TMP/warmup-$cfg.txt")
@@ -444,8 +473,8 @@ done
 : >"$TMP/runs"
 for round in $(seq "$ROUNDS"); do
     # Rotate the order so no configuration always runs first or last.
-    for i in 0 1 2; do
-        cfg=${CONFIGS[$(((i + round - 1) % 3))]}
+    for i in $(seq 0 $((NCONF - 1))); do
+        cfg=${CONFIGS[$(((i + round - 1) % NCONF))]}
         out=$TMP/wrk-$cfg-$round.txt
         busy=$(wait_quiet "$QUIET_WAIT")
         acc0=$(backend_accepts)
@@ -477,11 +506,16 @@ for round in $(seq "$ROUNDS"); do
 done
 mv "$OUT/wrk-output.txt.tmp" "$OUT/wrk-output.txt"
 
-TB_LOAD_PROBLEMS=$(tb_log_problems "$TB_LOG")
+TB_LOAD_PROBLEMS=0
 tb_exit=0
-stop "$TB_PID" TERM || tb_exit=$?
-raw "load tracebridge: exit_status=$tb_exit log_problems=$TB_LOAD_PROBLEMS"
-cp "$TB_LOG" "$OUT/tracebridge-load.log"
+for name in tracebridge tb-prop tb-otlp tb-otlp-down tb-otlp-hang; do
+    TB_LOAD_PROBLEMS=$((TB_LOAD_PROBLEMS + $(tb_log_problems "${TBLOG[$name]}")))
+    st=0
+    stop "${TBPID[$name]}" TERM || st=$?
+    [ "$st" = 0 ] || tb_exit=$st
+    raw "load $name: exit_status=$st $(grep -h 'event=export_stats\|event=span_stats' "${TBLOG[$name]}" | sed 's/^ts=[^ ]* level=info //' | tr '\n' ' ')"
+    cp "${TBLOG[$name]}" "$OUT/$name-load.log"
+done
 stop "$NGX_PID" QUIT || true
 cp "$TMP/nginx-load/error.log" "$OUT/nginx-load-error.log" 2>/dev/null || true
 cp "$TMP/backend/error.log" "$OUT/backend-error.log" 2>/dev/null || true
@@ -494,7 +528,7 @@ col() { awk -v c="$1" -v k="$2" '$1 == c { print $k }' "$TMP/runs"; }
 declare -A MED
 {
     echo
-    printf '%-12s %10s %16s %9s %9s %7s %11s %12s\n' config "req/s" "req/s range" p50 p99 errors "RSS end" "backend conns"
+    printf '%-13s %10s %16s %9s %9s %7s %11s %12s\n' config "req/s" "req/s range" p50 p99 errors "RSS end" "backend conns"
     for cfg in "${CONFIGS[@]}"; do
         rps=$(col "$cfg" 3 | median)
         MED[$cfg]=$rps
@@ -502,7 +536,7 @@ declare -A MED
         rss=$(col "$cfg" 8 | tail -n 1)
         label=$cfg
         [ "$cfg" = direct ] && label="direct*"
-        printf '%-12s %10.0f %16s %9s %9s %7s %7s KiB %12s\n' "$label" "$rps" "$(col "$cfg" 3 | awk '{ printf "%.0f\n", $1 }' | minmax)" \
+        printf '%-13s %10.0f %16s %9s %9s %7s %7s KiB %12s\n' "$label" "$rps" "$(col "$cfg" 3 | awk '{ printf "%.0f\n", $1 }' | minmax)" \
             "$(fmt_us "$(col "$cfg" 4 | median)")" "$(fmt_us "$(col "$cfg" 5 | median)")" "$errs" "$rss" "$(col "$cfg" 10 | median)"
     done
     echo "  (median of $ROUNDS interleaved runs of wrk -t$WRK_THREADS -c$WRK_CONNS -d${DURATION}s; errors = socket errors + non-2xx;"
@@ -510,6 +544,11 @@ declare -A MED
     echo "   *direct: RSS is the backend nginx worker's)"
     awk -v t="${MED[tracebridge]}" -v n="${MED[nginx]}" -v d="${MED[direct]}" 'BEGIN {
         printf "throughput: tracebridge/nginx = %.2f, tracebridge/direct = %.2f, nginx/direct = %.2f\n", t / n, t / d, n / d }'
+    awk -v t="${MED[tracebridge]}" -v p="${MED[tb-prop]}" -v o="${MED[tb-otlp]}" -v dn="${MED[tb-otlp-down]}" \
+        -v h="${MED[tb-otlp-hang]}" 'BEGIN {
+        printf "propagation on/off: tb-prop/tracebridge = %.3f (target >= 0.97)\n", p / t
+        printf "tracing + OTLP at 100%% sampling vs tracing off: tb-otlp/tb-prop = %.3f (target >= 0.95)\n", o / p
+        printf "collector down / up: %.3f, collector hanging / up: %.3f (target >= 0.95)\n", dn / o, h / o }'
     printf 'idle RSS after startup: tracebridge %s KiB (target <= 4096), nginx worker %s KiB\n' \
         "$TB_STARTUP_RSS" "$NGX_STARTUP_RSS"
     printf '%s idle keep-alive connections: tracebridge %s -> %s KiB, %s B/conn (target <= 2048), held %s\n' \

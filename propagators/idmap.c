@@ -257,3 +257,15 @@ bool tb_native_id_is_plain_hex(struct tb_iov native, const uint8_t trace_id[16])
     tb_hex_encode(trace_id, 16, hex);
     return memcmp(native.base, hex, sizeof(hex)) == 0;
 }
+
+void tb_sw_hop_segment_id(const uint8_t span_id[8], char out[32])
+{
+    uint8_t first[8];
+
+    /* segmentIDToSpanID XORs the little-endian span index into byte 0 and the
+     * two halves together: a zero second half leaves the first, minus the 1. */
+    memcpy(first, span_id, 8);
+    first[0] ^= 0x01;
+    tb_hex_encode(first, 8, out);
+    memset(out + 16, '0', 16);
+}

@@ -53,4 +53,12 @@ void tb_eagleeye_trace_id_map(struct tb_iov ee_trace_id, uint8_t out[16], bool *
  */
 bool tb_native_id_is_plain_hex(struct tb_iov native, const uint8_t trace_id[16]);
 
+/**
+ * The SkyWalking segment id tracebridge gives a hop whose span id is
+ * `span_id`: 32 lower-case hex digits (not NUL-terminated) chosen so that
+ * segmentIDToSpanID(segment, 1) — the hop's Exit span — is `span_id` itself
+ * (protocols.md §8.5).
+ */
+void tb_sw_hop_segment_id(const uint8_t span_id[8], char out[32]);
+
 #endif

@@ -65,6 +65,19 @@ int tb_prop_policy_defaults(struct tb_prop_policy *policy, const char *otel_prop
     policy->inject[1] = TB_FORMAT_BAGGAGE;
     policy->num_inject = 2;
     policy->mode = TB_INJECT_REPLACE;
+    for (unsigned f = 0; f < TB_FORMAT_NUM; f++) {
+        const struct tb_propagator *prop = tb_propagator_get((enum tb_format)f);
+
+        for (size_t i = 0; i < prop->num_tokens; i++)
+            policy->_token_format[prop->tokens[i]] = (uint8_t)(f + 1);
+        if (prop->baggage_prefix != NULL) {
+            unsigned char c = (unsigned char)prop->baggage_prefix[0];
+
+            policy->_prefix_first[c] = 1;
+            policy->_prefix_first[c >= 'a' && c <= 'z' ? c - 32 : c] = 1;
+        }
+    }
+    policy->_ready = true;
     if (otel_propagators != NULL && otel_propagators[0] != '\0') {
         enum tb_format list[TB_FORMAT_NUM];
         size_t num;
@@ -78,20 +91,14 @@ int tb_prop_policy_defaults(struct tb_prop_policy *policy, const char *otel_prop
 }
 
 /* The format owning header `h`, or NO_FORMAT. */
-static unsigned header_format(const struct tb_header *h)
+static unsigned header_format(const struct tb_prop_policy *policy, const struct tb_header *h)
 {
-    if (h->token != TB_HDR_UNKNOWN) {
-        if (!(tb_hdr_name(h->token)->flags & TB_HDR_F_TRACE_CONTEXT))
-            return NO_FORMAT;
-        for (unsigned f = 0; f < TB_FORMAT_NUM; f++) {
-            const struct tb_propagator *prop = tb_propagator_get((enum tb_format)f);
-
-            for (size_t i = 0; i < prop->num_tokens; i++)
-                if (prop->tokens[i] == h->token)
-                    return f;
-        }
+    TB_ASSERT(policy->_ready); /* built by tb_prop_policy_defaults */
+    if (h->token != TB_HDR_UNKNOWN)
+        return policy->_token_format[h->token] != 0 ? policy->_token_format[h->token] - 1u
+                                                    : NO_FORMAT;
+    if (h->name.len == 0 || !policy->_prefix_first[(unsigned char)h->name.base[0]])
         return NO_FORMAT;
-    }
     for (unsigned f = 0; f < TB_FORMAT_NUM; f++) {
         const char *prefix = tb_propagator_get((enum tb_format)f)->baggage_prefix;
         size_t len;
@@ -177,7 +184,7 @@ int tb_prop_extract(const struct tb_prop_policy *policy, const struct tb_headers
     ext->new_root = false;
     tb_ctx_init(&ext->ctx, TB_FORMAT_TRACECONTEXT);
     for (size_t i = 0; i < in->num; i++) {
-        unsigned f = header_format(&in->entries[i]);
+        unsigned f = header_format(policy, &in->entries[i]);
 
         if (f != NO_FORMAT)
             present |= TB_FORMAT_BIT(f);
@@ -276,8 +283,6 @@ void tb_prop_start_root(struct tb_extraction *ext, const uint8_t trace_id[16])
     ctx->tbstate = (struct tb_iov){NULL, 0};
     /* Native ids name another trace: only the request-level extras survive. */
     ctx->extras &= TB_FORMAT_BIT(TB_FORMAT_JAEGER);
-    if (ctx->sampling == TB_SAMPLING_DEFER)
-        ctx->sampling = TB_SAMPLING_ACCEPT;
     ctx->w3c_flags = TB_W3C_FLAG_RANDOM;
     sync_sampled_flag(ctx);
 }
@@ -305,7 +310,7 @@ int tb_prop_inject(const struct tb_prop_policy *policy, struct tb_extraction *ex
     *baggage_dropped = 0;
     remove = policy->mode == TB_INJECT_REPLACE ? ~0u : set | policy->clear;
     for (size_t i = 0; i < hdrs->num; i++) {
-        unsigned f = header_format(&hdrs->entries[i]);
+        unsigned f = header_format(policy, &hdrs->entries[i]);
 
         if (f != NO_FORMAT && (remove & TB_FORMAT_BIT(f)))
             continue;
@@ -314,7 +319,7 @@ int tb_prop_inject(const struct tb_prop_policy *policy, struct tb_extraction *ex
     hdrs->num = kept;
 
     sync_sampled_flag(ctx);
-    if (tb_tbstate_encode(ctx, arena, &ctx->tbstate) != TB_OK)
+    if (tb_tbstate_encode(ctx, hop, arena, &ctx->tbstate) != TB_OK)
         return TB_ENOSPC;
     /* The configured order first, then formats refreshed in add mode. */
     for (size_t pass = 0; pass < 2; pass++) {

@@ -39,6 +39,12 @@ struct tb_prop_policy {
     size_t num_inject;
     uint32_t clear; /* TB_FORMAT_BIT set: removed and never written */
     enum tb_inject_mode mode;
+    /* Filled by tb_prop_policy_defaults from the registry, so finding the
+     * format of a header is one table read: format + 1 per header token
+     * (0: none), and the first bytes of the baggage-header prefixes. */
+    uint8_t _token_format[TB_HDR_NUM_TOKENS];
+    uint8_t _prefix_first[256];
+    bool _ready;
 };
 
 /**
@@ -70,13 +76,13 @@ struct tb_prop_format_result {
 struct tb_extraction {
     struct tb_prop_format_result formats[TB_FORMAT_NUM];
     struct tb_trace_ctx ctx; /* the merged context, or a new root after tb_prop_start_root */
-    int winner;              /* enum tb_format of the context continued (it has a trace id), or -1 */
-    uint32_t present;        /* formats with at least one header in the request */
-    uint32_t valid;          /* formats that extracted a context (ids or not) */
-    uint32_t invalid;        /* formats present but invalid */
-    uint32_t merged;         /* valid formats with ids that agreed with the winner */
-    uint32_t conflicts;      /* valid formats with ids that disagreed: span links */
-    bool new_root;           /* no valid ids arrived: tb_prop_start_root made a root */
+    int winner;         /* enum tb_format of the context continued (it has a trace id), or -1 */
+    uint32_t present;   /* formats with at least one header in the request */
+    uint32_t valid;     /* formats that extracted a context (ids or not) */
+    uint32_t invalid;   /* formats present but invalid */
+    uint32_t merged;    /* valid formats with ids that agreed with the winner */
+    uint32_t conflicts; /* valid formats with ids that disagreed: span links */
+    bool new_root;      /* no valid ids arrived: tb_prop_start_root made a root */
 };
 
 /**
@@ -93,7 +99,8 @@ int tb_prop_extract(const struct tb_prop_policy *policy, const struct tb_headers
  * Makes ext->ctx a new root when no valid ids arrived: `trace_id` (16 random
  * bytes from the caller) becomes the trace id, the W3C random flag is set,
  * there is no parent span, and the sampling state stays what id-less inputs
- * said, or ACCEPT. Does nothing when a context was extracted.
+ * said (DEFER when nothing: the hop's sampler decides, spans/sampler.h).
+ * Does nothing when a context was extracted.
  */
 void tb_prop_start_root(struct tb_extraction *ext, const uint8_t trace_id[16]);
 

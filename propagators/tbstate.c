@@ -12,6 +12,7 @@
 #include "common/arena.h"
 #include "parsers/lex.h"
 #include "propagators/idmap.h"
+#include "propagators/propagator.h"
 
 /* W3C tracestate: a member value holds at most 256 characters (§1.4). */
 #define TBSTATE_VALUE_MAX 256
@@ -33,6 +34,18 @@ static bool tbstate_is_printable(struct tb_iov s)
         unsigned char c = (unsigned char)s.base[i];
 
         if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Printable apart from the LF separators of the `sr` field. */
+static bool tbstate_is_printable_lf(struct tb_iov s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.base[i];
+
+        if ((c < 0x20 && c != '\n') || c == 0x7f)
             return false;
     }
     return true;
@@ -83,7 +96,8 @@ static bool tbstate_wants(struct tb_iov id, const uint8_t trace_id[16],
     return memcmp(mapped, trace_id, 16) == 0;
 }
 
-int tb_tbstate_encode(const struct tb_trace_ctx *ctx, struct tb_arena *arena, struct tb_iov *value)
+int tb_tbstate_encode(const struct tb_trace_ctx *ctx, const struct tb_hop *hop,
+                      struct tb_arena *arena, struct tb_iov *value)
 {
     char buf[TBSTATE_VALUE_MAX];
     size_t len = 0;
@@ -97,6 +111,24 @@ int tb_tbstate_encode(const struct tb_trace_ctx *ctx, struct tb_arena *arena, st
     /* w:64 only where re-emission could use it: a zero high half. */
     if (ctx->id_width == 64 && tb_is_zero(ctx->trace_id, 8))
         tbstate_append(buf, &len, "w:64", (struct tb_iov){"", 0});
+    if (hop != NULL && hop->sw8_segment_id.len > 0) {
+        char sr[TBSTATE_VALUE_MAX];
+        size_t n = 0;
+        const struct tb_iov parts[4] = {hop->service, hop->instance, hop->endpoint, hop->target};
+
+        for (size_t i = 0; i < 4; i++) {
+            if (n + parts[i].len + 1 > sizeof(sr)) {
+                n = 0; /* too long for the member: leave the field out */
+                break;
+            }
+            if (i > 0)
+                sr[n++] = '\n';
+            memcpy(sr + n, parts[i].base, parts[i].len);
+            n += parts[i].len;
+        }
+        if (n > 0)
+            tbstate_append(buf, &len, "sr:", (struct tb_iov){sr, n});
+    }
     if (len == 0)
         return TB_OK;
     copy = tb_arena_memdup(arena, buf, len);
@@ -145,6 +177,53 @@ static int tbstate_restore_id(struct tb_iov text, struct tb_arena *arena,
     return TB_OK;
 }
 
+/* The `sr` field: the calling tracebridge hop reported a SkyWalking segment
+ * whose Exit span (1) is ctx->span_id; it becomes ctx->sw8's parent. */
+static int tbstate_restore_ref(struct tb_iov text, struct tb_arena *arena, struct tb_trace_ctx *ctx)
+{
+    char decoded[TBSTATE_DECODED_MAX];
+    size_t decoded_len, start = 0, n = 0;
+    struct tb_iov parts[4];
+    char *copy, *segment;
+
+    if (!tbstate_decode(text, decoded, &decoded_len) ||
+        !tbstate_is_printable_lf((struct tb_iov){decoded, decoded_len}))
+        return TB_OK;
+    copy = tb_arena_memdup(arena, decoded, decoded_len);
+    segment = tb_arena_alloc(arena, 32);
+    if (copy == NULL || segment == NULL)
+        return TB_ENOSPC;
+    for (size_t i = 0; i <= decoded_len && n < 4; i++) {
+        if (i < decoded_len && copy[i] != '\n')
+            continue;
+        parts[n++] = (struct tb_iov){copy + start, i - start};
+        start = i + 1;
+    }
+    if (n != 4 || start != decoded_len + 1)
+        return TB_OK;
+    for (size_t i = 0; i < 4; i++)
+        if (parts[i].len == 0)
+            return TB_OK;
+    tb_sw_hop_segment_id(ctx->span_id, segment);
+    ctx->sw8.segment_id = (struct tb_iov){segment, 32};
+    ctx->sw8.span_id = 1;
+    ctx->sw8.service = parts[0];
+    ctx->sw8.instance = parts[1];
+    ctx->sw8.endpoint = parts[2];
+    ctx->sw8.target = parts[3];
+    ctx->sw8.sample = tb_sampling_is_sampled(ctx->sampling) ? 1 : 0;
+    if (ctx->sw8.trace_id.len == 0) {
+        char *hex = tb_arena_alloc(arena, 32);
+
+        if (hex == NULL)
+            return TB_ENOSPC;
+        tb_hex_encode(ctx->trace_id, 16, hex);
+        ctx->sw8.trace_id = (struct tb_iov){hex, 32};
+    }
+    ctx->extras |= TB_FORMAT_BIT(TB_FORMAT_SW8);
+    return TB_OK;
+}
+
 int tb_tbstate_restore(struct tb_iov value, struct tb_arena *arena, struct tb_trace_ctx *ctx)
 {
     bool have_sw = false, have_ee = false;
@@ -174,6 +253,9 @@ int tb_tbstate_restore(struct tb_iov value, struct tb_arena *arena, struct tb_tr
                                      tbstate_is_eagleeye_id, &ctx->eagleeye.trace_id, &have_ee);
             if (have_ee)
                 ctx->extras |= TB_FORMAT_BIT(TB_FORMAT_EAGLEEYE);
+        } else if (field.len > 3 && memcmp(field.base, "sr:", 3) == 0 &&
+                   !tb_is_zero(ctx->span_id, 8)) {
+            ret = tbstate_restore_ref((struct tb_iov){field.base + 3, field.len - 3}, arena, ctx);
         } else if (field.len == 4 && memcmp(field.base, "w:64", 4) == 0) {
             if (tb_is_zero(ctx->trace_id, 8))
                 ctx->id_width = 64;

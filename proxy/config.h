@@ -44,8 +44,8 @@ struct tb_config {
     struct tb_sampler sampler;      /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
     unsigned max_root_spans_per_second; /* 0: unlimited */
     char resource_attributes[2048];
-        /* OTEL_RESOURCE_ATTRIBUTES, raw "k=v,k2=v2" */ /* sw8 parent instance; "<pid>@<host>" when
-                                                           empty */
+    /* OTEL_RESOURCE_ATTRIBUTES, raw "k=v,k2=v2" */ /* sw8 parent instance; "<pid>@<host>" when
+                                                       empty */
 };
 
 /** Fills `cfg` with the documented defaults (no listen or upstream address). */

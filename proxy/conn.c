@@ -64,8 +64,12 @@ struct conn_request {
     struct tb_http1_parser resp_parser;
     struct tb_http_msg req;
     struct tb_http_msg resp;
-    size_t head_scanned;      /* bytes of input already searched for the head's end */
-    struct tb_hop_state *hop; /* trace context in and out, in the request arena */
+    size_t head_scanned;                 /* bytes of input already searched for the head's end */
+    struct tb_hop_state *hop;            /* trace context in and out, in the request arena */
+    uint64_t start_ns;                   /* wall clock at the first request byte, for the span */
+    uint64_t req_body_bytes;             /* request body bytes forwarded (framing included) */
+    uint64_t resp_body_bytes;            /* response body bytes forwarded */
+    const struct tb_reason *proxy_error; /* why the proxy answered or closed on its own */
 };
 
 struct tb_conn {
@@ -147,9 +151,32 @@ static void conn_detach_upstream(struct tb_conn *c)
     }
 }
 
+/* The hop's span, once per request that reached the upstream step. */
+static void conn_finish_hop(struct tb_conn *c)
+{
+    struct conn_request *r = c->r;
+    struct tb_hop_outcome o;
+
+    if (r == NULL || r->hop == NULL)
+        return;
+    o.start_ns = r->start_ns;
+    o.end_ns = tb_hop_now_ns();
+    o.proxy_error = r->proxy_error;
+    if (r->proxy_error != NULL)
+        o.status = r->proxy_error->status;
+    else
+        o.status = (c->flags & TB_CONN_F_RESP_HEAD) ? r->resp.status : 0;
+    o.request_body_bytes = r->req_body_bytes;
+    o.response_body_bytes = r->resp_body_bytes;
+    o.client = &c->peer.sa;
+    tb_hop_finish(c->worker, &r->req, r->hop, &o);
+    r->hop = NULL;
+}
+
 /* Ends the current request: the arena goes back to the worker's cache. */
 static void conn_end_request(struct tb_conn *c)
 {
+    conn_finish_hop(c);
     if (c->arena != NULL) {
         tb_worker_arena_put(c->worker, c->arena);
         c->arena = NULL;
@@ -164,6 +191,8 @@ static void conn_free(struct tb_conn *c, const struct tb_reason *reason)
     struct tb_worker *w = c->worker;
 
     conn_log_close(c, reason);
+    if (c->r != NULL && c->r->proxy_error == NULL && reason != &tb_reason_done)
+        c->r->proxy_error = reason;
     conn_detach_upstream(c);
     conn_end_request(c);
     bufferevent_free(c->client);
@@ -216,6 +245,8 @@ static void conn_reply_error(struct tb_conn *c, const struct tb_reason *reason)
     conn_format_peer(c, ip, sizeof(ip));
     tb_log(TB_LOG_WARN, "http_error", " status=%d reason=%s client=%s:%u", reason->status,
            reason->code, ip, conn_peer_port(c));
+    if (c->r != NULL && c->r->proxy_error == NULL)
+        c->r->proxy_error = reason;
     if (c->flags & TB_CONN_F_RESP_STARTED) {
         conn_abort(c, reason); /* conn may be freed */
         return;
@@ -273,6 +304,7 @@ static void conn_begin_request(struct tb_conn *c)
     c->r = tb_arena_alloc(c->arena, sizeof(*c->r));
     TB_ASSERT(c->r != NULL); /* the first block always holds it */
     memset(c->r, 0, sizeof(*c->r));
+    c->r->start_ns = tb_hop_now_ns();
     tb_http1_parser_init(&c->r->req_parser, TB_HTTP1_REQUEST);
     c->flags &= TB_CONN_F_SERVED;
     c->head_deadline_ms = tb_worker_now_ms() + w->cfg->header_timeout_ms;
@@ -408,6 +440,7 @@ static void conn_forward_request_body(struct tb_conn *c)
         if (consumed != 0) {
             evbuffer_remove_buffer(in, out, consumed);
             c->flags |= TB_CONN_F_REQ_BODY_SENT;
+            c->r->req_body_bytes += consumed;
         }
         if (ret == TB_OK)
             conn_on_request_done(c);
@@ -709,6 +742,7 @@ static int conn_read_response(struct tb_conn *c)
             evbuffer_drain(in, consumed); /* decoded bytes already went out */
         else
             evbuffer_remove_buffer(in, out, consumed);
+        c->r->resp_body_bytes += consumed;
         if (ret == TB_OK) {
             conn_finish_exchange(c); /* conn may be freed */
             return 0;

@@ -14,6 +14,7 @@
 #include "propagators/propagator.h"
 #include "propagators/tbstate.h"
 #include "proxy/config.h"
+#include "spans/sampler.h"
 
 #define DECODE_MAX_INPUT (1u << 20)
 #define DECODE_ARENA_CAP (16u << 20)
@@ -282,6 +283,7 @@ int tb_decode(const char *input, size_t len, const struct tb_decode_options *opt
     size_t dropped;
     int status = 2;
     bool json = opts->json;
+    enum tb_sampling decision;
 
     if (ext == NULL || read_headers(arena, input, len, &in, err) != 0)
         goto done;
@@ -320,7 +322,14 @@ int tb_decode(const char *input, size_t len, const struct tb_decode_options *opt
         print_format_set(out, ext->conflicts, true);
         fprintf(out, ",\"new_root\":%s,\"context\":", ext->new_root ? "true" : "false");
         print_context(out, &ext->ctx, true, !tb_is_zero(ext->ctx.span_id, 8));
-        fprintf(out, ",\"hop_span_id\":\"");
+        /* The proxy's sampler decides what goes downstream (proxy/hop.c). */
+        decision = tb_sampler_decide(&opts->sampler, ext->ctx.trace_id, ext->ctx.sampling,
+                                     !ext->new_root || ext->ctx.sampling != TB_SAMPLING_DEFER);
+        ext->ctx.sampling = decision;
+        ext->ctx.w3c_flags &= TB_W3C_FLAG_RANDOM;
+        if (tb_sampling_is_sampled(decision))
+            ext->ctx.w3c_flags |= TB_W3C_FLAG_SAMPLED;
+        fprintf(out, ",\"decision\":\"%s\",\"hop_span_id\":\"", sampling_names[decision]);
         for (int i = 0; i < 8; i++)
             fprintf(out, "%02x", hop.span_id[i]);
         fputs("\",\"inject\":{", out);
@@ -334,6 +343,14 @@ int tb_decode(const char *input, size_t len, const struct tb_decode_options *opt
         print_format_set(out, ext->conflicts, false);
         fputs("\ncontext: ", out);
         print_context(out, &ext->ctx, false, !tb_is_zero(ext->ctx.span_id, 8));
+        /* The proxy's sampler decides what goes downstream (proxy/hop.c). */
+        decision = tb_sampler_decide(&opts->sampler, ext->ctx.trace_id, ext->ctx.sampling,
+                                     !ext->new_root || ext->ctx.sampling != TB_SAMPLING_DEFER);
+        ext->ctx.sampling = decision;
+        ext->ctx.w3c_flags &= TB_W3C_FLAG_RANDOM;
+        if (tb_sampling_is_sampled(decision))
+            ext->ctx.w3c_flags |= TB_W3C_FLAG_SAMPLED;
+        fprintf(out, "sampling decision sent downstream: %s\n", sampling_names[decision]);
         fputs("hop span_id: ", out);
         for (int i = 0; i < 8; i++)
             fprintf(out, "%02x", hop.span_id[i]);
@@ -346,7 +363,7 @@ int tb_decode(const char *input, size_t len, const struct tb_decode_options *opt
 
         tb_headers_init(&one);
         dropped = 0;
-        if (tb_tbstate_encode(&ctx, arena, &ctx.tbstate) != TB_OK ||
+        if (tb_tbstate_encode(&ctx, &hop, arena, &ctx.tbstate) != TB_OK ||
             prop->inject(&ctx, &hop, arena, &one, &dropped) != TB_OK)
             goto done;
         if (json) {
@@ -471,6 +488,7 @@ int tb_decode_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
         }
     }
     opts.policy = cfg.propagation;
+    opts.sampler = cfg.sampler;
     opts.service = cfg.service_name;
     if (cfg.service_instance[0] != '\0')
         opts.instance = cfg.service_instance;

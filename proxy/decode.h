@@ -13,9 +13,11 @@
 #include <stdio.h>
 
 #include "propagators/policy.h"
+#include "spans/sampler.h"
 
 struct tb_decode_options {
     struct tb_prop_policy policy; /* extraction precedence and the proxy's inject list */
+    struct tb_sampler sampler;    /* OTEL_TRACES_SAMPLER: the decision sent downstream */
     bool json;
     uint8_t span_id[8];   /* the hop's span id */
     uint8_t trace_id[16]; /* used when no context arrived */

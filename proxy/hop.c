@@ -3,7 +3,11 @@
  */
 #include "proxy/hop.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "common/arena.h"
 #include "common/rand.h"
@@ -13,6 +17,10 @@
 #include "proxy/config.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
+#include "common/reason.h"
+#include "propagators/idmap.h"
+#include "spans/exporter.h"
+#include "spans/sampler.h"
 
 /* sw8 limits the parent endpoint to 150 characters. */
 #define HOP_ENDPOINT_MAX 150
@@ -73,6 +81,51 @@ static void hop_log(const struct tb_hop_state *s)
            s->ext.valid, s->ext.invalid, s->ext.conflicts, s->injected);
 }
 
+uint64_t tb_hop_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A token bucket per worker, its share of --max-root-spans-per-second. */
+static bool hop_root_allowed(struct tb_worker *w)
+{
+    double rate = (double)w->cfg->max_root_spans_per_second / w->cfg->workers;
+    uint64_t now = tb_worker_now_ms();
+
+    if (w->cfg->max_root_spans_per_second == 0)
+        return true;
+    w->root_tokens += (double)(now - w->root_tokens_ms) * rate / 1000.0;
+    w->root_tokens_ms = now;
+    /* Burst of one second's worth, at least one span. */
+    if (w->root_tokens > (rate > 1 ? rate : 1))
+        w->root_tokens = rate > 1 ? rate : 1;
+    if (w->root_tokens < 1.0)
+        return false;
+    w->root_tokens -= 1.0;
+    return true;
+}
+
+/* The sampling decision every injected format carries downstream. */
+static void hop_sample(struct tb_worker *w, struct tb_hop_state *s)
+{
+    struct tb_trace_ctx *ctx = &s->ext.ctx;
+    /* An id-less decision (a lone `b3: 0`) counts as the parent's. */
+    bool continues = !s->ext.new_root || ctx->sampling != TB_SAMPLING_DEFER;
+    enum tb_sampling d =
+        tb_sampler_decide(&w->cfg->sampler, ctx->trace_id, ctx->sampling, continues);
+
+    if (d != TB_SAMPLING_DENY && (!continues || ctx->sampling == TB_SAMPLING_DEFER) &&
+        !hop_root_allowed(w)) {
+        d = TB_SAMPLING_DENY;
+        w->hop_counters.roots_limited++;
+    }
+    ctx->sampling = d;
+    s->sampled = tb_sampling_is_sampled(d);
+}
+
 int tb_hop_rewrite(struct tb_worker *w, struct tb_arena *arena, struct tb_http_msg *req,
                    struct tb_hop_state **state)
 {
@@ -91,8 +144,17 @@ int tb_hop_rewrite(struct tb_worker *w, struct tb_arena *arena, struct tb_http_m
         tb_rng_trace_id(&w->rng, trace_id);
         tb_prop_start_root(&s->ext, trace_id);
     }
+    hop_sample(w, s);
     memset(&s->hop, 0, sizeof(s->hop));
     tb_rng_span_id(&w->rng, s->hop.span_id);
+    if (cfg->export.enabled & TB_EXPORTER_BIT(TB_EXPORTER_SKYWALKING)) {
+        tb_sw_hop_segment_id(s->hop.span_id, s->sw8_segment_id);
+        s->sw8_segment_id[32] = '\0';
+        s->hop.sw8_segment_id = (struct tb_iov){s->sw8_segment_id, 32};
+        s->hop.sw8_span_id = 1; /* the Exit span */
+    } else {
+        s->sw8_segment_id[0] = '\0';
+    }
     s->hop.service = (struct tb_iov){cfg->service_name, strlen(cfg->service_name)};
     s->hop.instance = (struct tb_iov){cfg->service_instance, strlen(cfg->service_instance)};
     s->hop.endpoint = hop_endpoint(arena, req);
@@ -111,4 +173,179 @@ int tb_hop_rewrite(struct tb_worker *w, struct tb_arena *arena, struct tb_http_m
 no_space:
     w->hop_counters.rewrite_failed++;
     return TB_ENOSPC;
+}
+
+/* Copies at most `size` bytes of `src` into a span string field. */
+#define SPAN_SET(span, field, src_base, src_len)                                                   \
+    do {                                                                                           \
+        size_t n_ = (src_len) < sizeof((span)->field) ? (src_len) : sizeof((span)->field);         \
+        if (n_ > 0)                                                                                \
+            memcpy((span)->field, (src_base), n_);                                                 \
+        (span)->field##_len = (uint16_t)n_;                                                        \
+    } while (0)
+
+/* Address and port of a socket address, as text. */
+static void span_set_addr(const struct sockaddr *sa, char *buf, uint16_t *len, size_t size,
+                          uint16_t *port)
+{
+    char tmp[INET6_ADDRSTRLEN] = "";
+
+    *port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
+
+        inet_ntop(AF_INET, &v4->sin_addr, tmp, sizeof(tmp));
+        *port = ntohs(v4->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)sa;
+
+        inet_ntop(AF_INET6, &v6->sin6_addr, tmp, sizeof(tmp));
+        *port = ntohs(v6->sin6_port);
+    }
+    *len = (uint16_t)strnlen(tmp, size);
+    memcpy(buf, tmp, *len);
+}
+
+/* HTTP methods the semantic conventions know; others are "_OTHER". */
+static bool method_is_known(struct tb_iov m)
+{
+    static const char *const known[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                        "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+
+    for (size_t i = 0; i < TB_ARRAY_SIZE(known); i++)
+        if (m.len == strlen(known[i]) && memcmp(m.base, known[i], m.len) == 0)
+            return true;
+    return false;
+}
+
+static void span_set_server(struct tb_span *span, const struct tb_http_msg *req)
+{
+    ptrdiff_t i = tb_headers_find_token(&req->headers, TB_HDR_HOST, 0);
+    struct tb_iov host = i >= 0 ? req->headers.entries[i].value : req->authority;
+    const char *colon = NULL;
+    uint64_t port = 0;
+
+    /* host, host:port, [v6]:port */
+    if (host.len > 0 && host.base[0] == '[') {
+        const char *close = memchr(host.base, ']', host.len);
+
+        if (close != NULL) {
+            if ((size_t)(close - host.base) + 1 < host.len && close[1] == ':')
+                colon = close + 1;
+            host.base++;
+            host.len = (size_t)(close - host.base);
+        }
+    } else {
+        colon = memchr(host.base, ':', host.len);
+    }
+    if (colon != NULL && colon > host.base && colon < host.base + host.len + 1) {
+        const char *end =
+            i >= 0 ? req->headers.entries[i].value.base + req->headers.entries[i].value.len
+                   : req->authority.base + req->authority.len;
+
+        if (tb_lex_u64_dec((struct tb_iov){colon + 1, (size_t)(end - colon - 1)}, &port) &&
+            port <= 65535 && host.base[0] != '[')
+            host.len = (size_t)(colon - host.base);
+        else if (port > 65535)
+            port = 0;
+    }
+    SPAN_SET(span, server_address, host.base, host.len);
+    span->server_port = (uint16_t)port;
+}
+
+void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const struct tb_hop_state *s,
+                   const struct tb_hop_outcome *o)
+{
+    const struct tb_trace_ctx *ctx = &s->ext.ctx;
+    struct tb_span *span;
+    struct tb_iov path = req->target;
+    const char *q;
+    ptrdiff_t ua;
+    uint16_t n = 0;
+
+    w->hop_counters.spans_started++;
+    if (!s->sampled || w->pipeline == NULL)
+        return;
+    w->hop_counters.spans_sampled++;
+    span = tb_pipeline_reserve(w->pipeline, w->id);
+    if (span == NULL)
+        return;
+    memcpy(span->trace_id, ctx->trace_id, 16);
+    memcpy(span->span_id, s->hop.span_id, 8);
+    memcpy(span->parent_span_id, ctx->span_id, 8);
+    span->w3c_flags = ctx->w3c_flags;
+    span->sampled = true;
+    span->kind = (enum tb_span_kind)w->cfg->role;
+    span->start_ns = o->start_ns;
+    span->end_ns = o->end_ns > o->start_ns ? o->end_ns : o->start_ns;
+    if (method_is_known(req->method)) {
+        SPAN_SET(span, name, req->method.base, req->method.len);
+        SPAN_SET(span, method, req->method.base, req->method.len);
+    } else {
+        SPAN_SET(span, name, "HTTP", 4);
+        SPAN_SET(span, method, "_OTHER", 6);
+    }
+    SPAN_SET(span, tracestate, ctx->tracestate.base, ctx->tracestate.len);
+    if ((q = memchr(path.base, '?', path.len)) != NULL)
+        path.len = (size_t)(q - path.base);
+    SPAN_SET(span, path, path.base, path.len);
+    span_set_server(span, req);
+    span_set_addr(o->client, span->client_address, &span->client_address_len,
+                  sizeof(span->client_address), &span->client_port);
+    span_set_addr((const struct sockaddr *)&w->upstream_addr, span->peer_address,
+                  &span->peer_address_len, sizeof(span->peer_address), &span->peer_port);
+    ua = tb_headers_find(&req->headers, TB_STRLIT("user-agent"), 0);
+    span->user_agent_len = 0;
+    if (ua >= 0)
+        SPAN_SET(span, user_agent, req->headers.entries[ua].value.base,
+                 req->headers.entries[ua].value.len);
+    span->http_version_major = req->version_major;
+    span->http_version_minor = req->version_minor;
+    span->status_code = o->status;
+    span->proxy_error = o->proxy_error != NULL;
+    span->is_error = o->status >= 500 || o->proxy_error != NULL;
+    span->error_type_len = 0;
+    if (o->proxy_error != NULL) {
+        SPAN_SET(span, error_type, o->proxy_error->code, strlen(o->proxy_error->code));
+    } else if (span->is_error) {
+        char code[8];
+
+        n = (uint16_t)snprintf(code, sizeof(code), "%d", o->status);
+        SPAN_SET(span, error_type, code, n);
+    }
+    span->request_body_size = o->request_body_bytes;
+    span->response_body_size = o->response_body_bytes;
+    span->extracted_format = s->ext.winner;
+    span->injected_formats = s->injected;
+    span->num_links = 0;
+    for (unsigned f = 0; f < TB_FORMAT_NUM && span->num_links < TB_SPAN_MAX_LINKS; f++) {
+        struct tb_span_link *link;
+
+        if (!(s->ext.conflicts & TB_FORMAT_BIT(f)))
+            continue;
+        link = &span->links[span->num_links++];
+        memcpy(link->trace_id, s->ext.formats[f].ctx.trace_id, 16);
+        memcpy(link->span_id, s->ext.formats[f].ctx.span_id, 8);
+        link->format = (enum tb_format)f;
+    }
+
+    /* SkyWalking: the native trace id, the hop's segment, the caller's ref. */
+    span->sw8.has_ref = false;
+    if (ctx->sw8.trace_id.len > 0 && ctx->sw8.trace_id.len <= sizeof(span->sw8.trace_id)) {
+        SPAN_SET(span, sw8.trace_id, ctx->sw8.trace_id.base, ctx->sw8.trace_id.len);
+    } else {
+        tb_hex_encode(ctx->trace_id, 16, span->sw8.trace_id);
+        span->sw8.trace_id_len = 32;
+    }
+    memcpy(span->sw8.segment_id, s->sw8_segment_id, sizeof(span->sw8.segment_id));
+    if ((ctx->extras & TB_FORMAT_BIT(TB_FORMAT_SW8)) && ctx->sw8.segment_id.len > 0) {
+        span->sw8.has_ref = true;
+        SPAN_SET(span, sw8.parent_segment_id, ctx->sw8.segment_id.base, ctx->sw8.segment_id.len);
+        span->sw8.parent_span_id = ctx->sw8.span_id;
+        SPAN_SET(span, sw8.parent_service, ctx->sw8.service.base, ctx->sw8.service.len);
+        SPAN_SET(span, sw8.parent_instance, ctx->sw8.instance.base, ctx->sw8.instance.len);
+        SPAN_SET(span, sw8.parent_endpoint, ctx->sw8.endpoint.base, ctx->sw8.endpoint.len);
+        SPAN_SET(span, sw8.target, ctx->sw8.target.base, ctx->sw8.target.len);
+    }
+    tb_pipeline_commit(w->pipeline, w->id);
 }

@@ -17,6 +17,8 @@
 #include "proxy/decode.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
+#include "parsers/lex.h"
+#include "spans/exporter.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -79,6 +81,107 @@ static int resolve_upstream(const struct tb_address *addr, struct sockaddr_stora
     return 0;
 }
 
+#define RESOURCE_MAX_ATTRS 48
+
+/* The process's resource: OTEL_RESOURCE_ATTRIBUTES (percent-decoded values),
+ * then service.name, service.instance.id, host.name and the Kubernetes
+ * downward-API names, which win over the same keys in the variable. Strings
+ * live in `store` (and the configuration) for the life of the process. */
+static void build_resource(const struct tb_config *cfg, struct tb_resource *res,
+                           struct tb_resource_attr *attrs, char *store, size_t store_size)
+{
+    static const struct {
+        const char *key;
+        const char *env[2];
+    } k8s[] = {
+        {"k8s.pod.name", {"K8S_POD_NAME", "POD_NAME"}},
+        {"k8s.namespace.name", {"K8S_NAMESPACE_NAME", "POD_NAMESPACE"}},
+        {"k8s.node.name", {"K8S_NODE_NAME", "NODE_NAME"}},
+    };
+    const char *service = cfg->service_name;
+    size_t n = 0, used = 0;
+    char *p, *host;
+
+    /* Split "k=v,k2=v2" in place, in the store. */
+    snprintf(store, store_size, "%s", cfg->resource_attributes);
+    used = strlen(store) + 1;
+    for (p = store; *p != '\0' && n < RESOURCE_MAX_ATTRS - 8;) {
+        char *comma = strchr(p, ','), *eq;
+        size_t len;
+
+        if (comma != NULL)
+            *comma = '\0';
+        eq = strchr(p, '=');
+        if (eq != NULL) {
+            *eq = '\0';
+            if (!tb_percent_decode((struct tb_iov){eq + 1, strlen(eq + 1)}, eq + 1, &len, false))
+                len = strlen(eq + 1);
+            eq[1 + len] = '\0';
+            if (strcmp(p, "service.name") == 0) {
+                /* The variable names the service unless a flag or OTEL_SERVICE_NAME did. */
+                if (strcmp(cfg->service_name, "tracebridge") == 0)
+                    service = eq + 1;
+            } else if (strcmp(p, "service.instance.id") != 0 && strcmp(p, "host.name") != 0) {
+                attrs[n++] = (struct tb_resource_attr){p, eq + 1};
+            }
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    host = store + used;
+    if (used + 256 > store_size || gethostname(host, 255) != 0)
+        host = "localhost";
+    else
+        host[255] = '\0';
+    attrs[n++] = (struct tb_resource_attr){"service.name", service};
+    attrs[n++] = (struct tb_resource_attr){"service.instance.id", cfg->service_instance};
+    attrs[n++] = (struct tb_resource_attr){"host.name", host};
+    for (size_t i = 0; i < TB_ARRAY_SIZE(k8s); i++) {
+        for (size_t j = 0; j < 2; j++) {
+            const char *v = getenv(k8s[i].env[j]);
+
+            if (v != NULL && v[0] != '\0') {
+                attrs[n++] = (struct tb_resource_attr){k8s[i].key, v};
+                break;
+            }
+        }
+    }
+    attrs[n++] = (struct tb_resource_attr){"telemetry.sdk.name", "tracebridge"};
+    attrs[n++] = (struct tb_resource_attr){"telemetry.sdk.language", "c"};
+    attrs[n++] = (struct tb_resource_attr){"telemetry.sdk.version", TB_VERSION};
+    res->attrs = attrs;
+    res->num_attrs = n;
+    res->service_name = service;
+    res->service_instance = cfg->service_instance;
+}
+
+static void log_export_stats(const struct tb_config *cfg, const struct tb_pipeline_stats *st,
+                             const struct tb_worker *workers, unsigned num_workers)
+{
+    static const char *const names[TB_EXPORTER_NUM] = {"otlp", "zipkin", "skywalking", "file"};
+    uint64_t started = 0, sampled = 0;
+
+    for (unsigned k = 0; k < TB_EXPORTER_NUM; k++) {
+        const struct tb_export_stats *e = &st->exporters[k];
+
+        if (!(cfg->export.enabled & TB_EXPORTER_BIT(k)))
+            continue;
+        tb_log(TB_LOG_INFO, "export_stats",
+               " exporter=%s exported=%llu failed=%llu requests=%llu retries=%llu errors=%llu",
+               names[k], (unsigned long long)e->exported, (unsigned long long)e->failed,
+               (unsigned long long)e->requests, (unsigned long long)e->retries,
+               (unsigned long long)e->errors);
+    }
+    for (unsigned i = 0; i < num_workers; i++) {
+        started += workers[i].hop_counters.spans_started;
+        sampled += workers[i].hop_counters.spans_sampled;
+    }
+    tb_log(TB_LOG_INFO, "span_stats", " started=%llu sampled=%llu dropped_full=%llu",
+           (unsigned long long)started, (unsigned long long)sampled,
+           (unsigned long long)st->dropped_full);
+}
+
 static const char *env_lookup(const char *name)
 {
     return getenv(name);
@@ -106,6 +209,12 @@ int main(int argc, char **argv)
     sigset_t stop_signals;
     char port[sizeof(cfg.listen.port)] = "", listen_name[300];
     unsigned started = 0;
+    struct tb_resource resource;
+    struct tb_resource_attr resource_attrs[RESOURCE_MAX_ATTRS];
+    static char resource_store[4096];
+    struct tb_pipeline *pipeline;
+    struct tb_pipeline_stats export_stats;
+    char err[256];
     int sig = 0, status = 0;
 
     if (argc > 1 && strcmp(argv[1], "decode") == 0)
@@ -121,6 +230,8 @@ int main(int argc, char **argv)
     case TB_CONFIG_CLI_ERROR:
         return 2;
     }
+    if (tb_config_finish(&cfg, stderr) != 0)
+        return 2;
     tb_log_set_level((enum tb_log_level)cfg.log_level);
     default_instance(&cfg);
     if (resolve_upstream(&cfg.upstream, &upstream, &upstream_len) != 0)
@@ -134,6 +245,15 @@ int main(int argc, char **argv)
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
+    build_resource(&cfg, &resource, resource_attrs, resource_store, sizeof(resource_store));
+    /* `--exporter none`: no queue at all, so the data path skips span work. */
+    pipeline = cfg.export.enabled == 0
+                   ? NULL
+                   : tb_pipeline_start(&cfg.export, &resource, cfg.workers, err, sizeof(err));
+    if (pipeline == NULL && cfg.export.enabled != 0) {
+        tb_log(TB_LOG_ERROR, "export_start", " error=\"%s\"", err);
+        return 1;
+    }
     workers = tb_xcalloc(cfg.workers, sizeof(*workers));
     for (unsigned i = 0; i < cfg.workers; i++) {
         int fd = open_listener(&cfg.listen, i == 0 ? NULL : port, port, sizeof(port));
@@ -145,6 +265,7 @@ int main(int argc, char **argv)
                 tb_worker_join(&workers[i]);
             break;
         }
+        workers[i].pipeline = pipeline;
         if (tb_worker_start(&workers[i]) != TB_OK) {
             status = 1;
             break;
@@ -168,6 +289,11 @@ int main(int argc, char **argv)
         tb_worker_stop(&workers[i]);
     for (unsigned i = 0; i < started; i++)
         tb_worker_join(&workers[i]);
+    /* Spans still queued go out now, within a bounded time. */
+    tb_pipeline_stop(pipeline,
+                     cfg.export.export_timeout_ms < 5000 ? cfg.export.export_timeout_ms : 5000,
+                     &export_stats);
+    log_export_stats(&cfg, &export_stats, workers, started);
     tb_free(workers);
     libevent_global_shutdown();
     if (status == 0)

@@ -20,6 +20,7 @@ struct event_base;
 struct evconnlistener;
 struct tb_arena;
 struct tb_config;
+struct tb_pipeline;
 
 #define TB_WORKER_ARENA_CACHE 64
 
@@ -45,6 +46,9 @@ struct tb_worker {
     int draining;
     struct tb_rng rng; /* trace and span ids */
     struct tb_hop_counters hop_counters;
+    struct tb_pipeline *pipeline; /* span export queues, or NULL */
+    double root_tokens;           /* --max-root-spans-per-second bucket */
+    uint64_t root_tokens_ms;
     pthread_t thread;
 };
 

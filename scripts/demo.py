@@ -80,6 +80,7 @@ def show_head(title, received):
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "tracebridge")
     events = tempfile.NamedTemporaryFile(prefix="tracebridge-demo-", suffix=".jsonl")
+    spans = tempfile.NamedTemporaryFile(prefix="tracebridge-demo-spans-", suffix=".jsonl")
     backend = subprocess.Popen([sys.executable, BACKEND, "--events", events.name],
                                stdout=subprocess.PIPE, text=True)
     backend_port = int(backend.stdout.readline().split()[1])
@@ -88,7 +89,8 @@ def main():
                               "--upstream", "127.0.0.1:%d" % backend_port,
                               "--propagators", "tracecontext,baggage,b3",
                               "--service-name", "demo-gateway",
-                              "--service-instance", "demo-gateway-1@127.0.0.1"],
+                              "--service-instance", "demo-gateway-1@127.0.0.1",
+                              "--span-file", spans.name],
                              stderr=subprocess.PIPE, text=True)
     try:
         wait_listening(proxy_port, proxy)
@@ -169,6 +171,19 @@ def main():
         proxy.wait(timeout=30)
         backend.send_signal(signal.SIGTERM)
         backend.wait(timeout=10)
+    print("\n== spans the proxy exported (file exporter, one JSON line each; see docs/spans.md)")
+    with open(spans.name, encoding="utf-8") as f:
+        exported = [json.loads(line) for line in f if line.strip()]
+    for sp in exported:
+        a = sp["attributes"]
+        print("   %s %s %-4s %-12s status=%s extracted=%s injected=%s parent=%s" % (
+            sp["trace_id"], sp["span_id"], sp["name"], a.get("url.path"),
+            a.get("http.response.status_code"), a.get("tracebridge.extracted_format"),
+            ",".join(a.get("tracebridge.injected_formats", [])), sp["parent_span_id"]))
+    if exported:
+        print("   the first one in full:")
+        for line in json.dumps(exported[0], indent=2).split("\n"):
+            print("   | " + line)
     print("\n== proxy log")
     for line in proxy.stderr.read().splitlines():
         print("   " + line)

@@ -97,9 +97,10 @@ void tb_pipeline_commit(struct tb_pipeline *p, unsigned worker);
 /**
  * Flushes what is queued, waits at most `deadline_ms` for the exports in
  * flight, stops the thread and frees everything. Spans still unsent at the
- * deadline are counted as failed. `p` may be NULL.
+ * deadline are counted as failed. The final counters go to `*final` (may be
+ * NULL). `p` may be NULL.
  */
-void tb_pipeline_stop(struct tb_pipeline *p, uint64_t deadline_ms);
+void tb_pipeline_stop(struct tb_pipeline *p, uint64_t deadline_ms, struct tb_pipeline_stats *final);
 
 /** A consistent-enough snapshot of the counters (relaxed atomic reads). */
 void tb_pipeline_stats(const struct tb_pipeline *p, struct tb_pipeline_stats *out);

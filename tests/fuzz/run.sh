@@ -1,19 +1,24 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Builds the libFuzzer drivers (tests/fuzz/fuzz_*.c) with clang, ASan and
-# UBSan into build/fuzz/, then runs each for a bounded time on a working copy
-# of its seed corpus (tests/fuzz/corpus/<target>/). Exits non-zero when any
-# target crashes, leaks or fails to build; the crashing input is printed in hex
-# and kept under build/fuzz/artifacts/<target>/.
+# Builds the libFuzzer drivers with clang, ASan and UBSan into build/fuzz/,
+# then runs each for a bounded time on a working copy of its seed corpus
+# (tests/fuzz/corpus/<target>/), with its dictionary when there is one
+# (tests/fuzz/<target>.dict, or http1.dict for the http1_* targets). Exits
+# non-zero when any target crashes, leaks or fails to build; the crashing
+# input is printed in hex and kept under build/fuzz/artifacts/<target>/.
 #
-# usage: tests/fuzz/run.sh [target ...]     (default: every fuzz_*.c)
-# env:   FUZZ_SECONDS  time per target (default 60)
+# Targets: every tests/fuzz/fuzz_<target>.c, except fuzz_extract.c, which is
+# built once per format of propagators/formats.def as extract_<format>
+# (-DFUZZ_FORMAT=<format>).
+#
+# usage: tests/fuzz/run.sh [target ...]     (default: every target)
+# env:   FUZZ_SECONDS  time per target (default 40: 13 targets in ~10 minutes)
 #        FUZZ_CC       compiler (default clang, else clang-14)
 set -eu
 
 cd "$(dirname "$0")/../.."
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-40}
 LLHTTP_SRC_DIR=${LLHTTP_SRC_DIR:-/usr/share/llhttp}
 LLHTTP_INC_DIR=${LLHTTP_INC_DIR:-/usr/share/include/llhttp}
 OUT=build/fuzz
@@ -35,14 +40,18 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DTB_ARENA_EMULATE \
     -g -O1 -fno-omit-frame-pointer -Wall -Wextra -I. -I$LLHTTP_INC_DIR"
 
+# The code under test, as one archive: each driver links what it uses. The
+# decode driver needs proxy/decode.c and the config and log it calls; the
+# propagators need OpenSSL's libcrypto (SHA-256, the RNG).
 build_objects() {
     mkdir -p "$OUT/obj" "$OUT/llhttp"
-    OBJS=
-    for src in common/*.c parsers/*.c; do
+    objs=
+    for src in common/*.c parsers/*.c propagators/*.c spans/sampler.c proxy/decode.c proxy/config.c \
+        proxy/log.c; do
         obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
         # shellcheck disable=SC2086
         $CC $CFLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
-        OBJS="$OBJS $obj"
+        objs="$objs $obj"
     done
     for name in api http llhttp; do
         obj="$OUT/llhttp/$name.o"
@@ -50,13 +59,25 @@ build_objects() {
         # shellcheck disable=SC2086
         $CC -std=c11 -g -O1 -w -I"$LLHTTP_INC_DIR" $SAN -fsanitize=fuzzer-no-link \
             -c "$LLHTTP_SRC_DIR/$name.c" -o "$obj"
-        OBJS="$OBJS $obj"
+        objs="$objs $obj"
     done
+    rm -f "$OUT/libfuzztb.a"
+    # shellcheck disable=SC2086
+    ar rcs "$OUT/libfuzztb.a" $objs
+    LIBS="$OUT/libfuzztb.a -lcrypto -lm"
 }
 
 build_target() {
+    src="tests/fuzz/fuzz_$1.c"
+    defs=
+    case $1 in
+    extract_*)
+        src=tests/fuzz/fuzz_extract.c
+        defs="-DFUZZ_FORMAT=${1#extract_}"
+        ;;
+    esac
     # shellcheck disable=SC2086
-    $CC $CFLAGS -Werror $SAN -fsanitize=fuzzer "tests/fuzz/fuzz_$1.c" $OBJS -o "$OUT/fuzz_$1"
+    $CC $CFLAGS -Werror $SAN -fsanitize=fuzzer $defs "$src" $LIBS -o "$OUT/fuzz_$1"
 }
 
 print_crash() {
@@ -77,7 +98,9 @@ run_target() {
         cp "tests/fuzz/corpus/$target"/* "$corpus"/
     fi
     dict=
-    if [ -f tests/fuzz/http1.dict ] && [ "${target#http1_}" != "$target" ]; then
+    if [ -f "tests/fuzz/$target.dict" ]; then
+        dict=-dict=tests/fuzz/$target.dict
+    elif [ -f tests/fuzz/http1.dict ] && [ "${target#http1_}" != "$target" ]; then
         dict=-dict=tests/fuzz/http1.dict
     fi
     echo "fuzz: $target for ${FUZZ_SECONDS}s"
@@ -100,7 +123,13 @@ if [ $# -eq 0 ]; then
     set --
     for src in tests/fuzz/fuzz_*.c; do
         name=${src#tests/fuzz/fuzz_}
+        [ "$name" = extract.c ] && continue
         set -- "$@" "${name%.c}"
+    done
+    # One codec name (a single word) per line of formats.def.
+    # shellcheck disable=SC2013
+    for format in $(sed -n 's/^TB_FORMAT_DEF(\([a-z0-9]*\),.*/\1/p' propagators/formats.def); do
+        set -- "$@" "extract_$format"
     done
 fi
 

@@ -778,26 +778,36 @@ def test_sampling_carried_across_formats():
         "debug": (1, "debug", "debug", "3", "1", "2", "1", "true"),
     }
     failures = []
-    with Stack(args=["--propagators", ",".join(lst)], env=CLEAN_ENV) as st, st.conn() as c:
-        for name, hdrs, state in cases:
-            try:
-                ec = send(c, hdrs, name)
-                w = want[state]
-                tc = out_tracecontext(ec)
-                expect(tc["trace"] == T, name, "trace continued", ec)
-                got = (tc["flags"] & 1, out_b3(ec)["sampling"], out_b3multi(ec)["sampling"],
-                       out_jaeger(ec)["flags"], out_xray(ec)["fields"]["Sampled"], out_datadog(ec)["priority"],
-                       out_sw8(ec)["sample"], ec.opt("ot-tracer-sampled"))
-                exp = list(w)
-                if name.startswith("datadog"):
-                    exp[5] = "-1"  # a Datadog user reject travels as is (docs/formats/datadog.md)
-                expect(got == tuple(exp), name, "%s carried as (traceparent bit, b3, b3multi, jaeger flags, "
-                       "X-Ray Sampled, DD priority, sw8 sample, ot sampled):\n    expected %r\n    got      %r"
-                       % (state, tuple(exp), got), ec)
-                if state == "debug":
-                    expect(ec.opt("x-b3-sampled") in (None, "1"), name, "debug: X-B3-Sampled must not say 0", ec)
-            except AssertionError as e:
-                failures.append(str(e))
+    # No incoming decision ("defer") is the hop's to make: its sampler decides
+    # (docs/spans.md). The default parentbased_always_on samples; with
+    # parentbased_always_off the same inputs go out not sampled. Incoming
+    # decisions are followed either way.
+    runs = [(CLEAN_ENV, "accept"),
+            (dict(CLEAN_ENV, OTEL_TRACES_SAMPLER="parentbased_always_off"), "deny")]
+    for env, defer_becomes in runs:
+        with Stack(args=["--propagators", ",".join(lst)], env=env) as st, st.conn() as c:
+            for name, hdrs, state in cases:
+                if state == "defer":
+                    state = defer_becomes
+                    name += " (sampler: %s)" % env.get("OTEL_TRACES_SAMPLER", "default")
+                try:
+                    ec = send(c, hdrs, name)
+                    w = want[state]
+                    tc = out_tracecontext(ec)
+                    expect(tc["trace"] == T, name, "trace continued", ec)
+                    got = (tc["flags"] & 1, out_b3(ec)["sampling"], out_b3multi(ec)["sampling"],
+                           out_jaeger(ec)["flags"], out_xray(ec)["fields"]["Sampled"], out_datadog(ec)["priority"],
+                           out_sw8(ec)["sample"], ec.opt("ot-tracer-sampled"))
+                    exp = list(w)
+                    if name.startswith("datadog"):
+                        exp[5] = "-1"  # a Datadog user reject travels as is (docs/formats/datadog.md)
+                    expect(got == tuple(exp), name, "%s carried as (traceparent bit, b3, b3multi, jaeger flags, "
+                           "X-Ray Sampled, DD priority, sw8 sample, ot sampled):\n    expected %r\n    got      %r"
+                           % (state, tuple(exp), got), ec)
+                    if state == "debug":
+                        expect(ec.opt("x-b3-sampled") in (None, "1"), name, "debug: X-B3-Sampled must not say 0", ec)
+                except AssertionError as e:
+                    failures.append(str(e))
     if failures:
         raise AssertionError("\n".join(failures))
 

@@ -213,17 +213,19 @@ def test_inject_vectors_byte_exact():
         ("vector 40 (Datadog re-injection)", ["x-datadog-trace-id: 1234567890123456789",
                                               "x-datadog-parent-id: 987654321",
                                               "x-datadog-tags: _dd.p.tid=640cfd8d00000000"], S,
+         # No priority arrived: the hop's sampler decides (accept by default).
          "datadog", [("x-datadog-trace-id", "1234567890123456789"), ("x-datadog-parent-id", str(int(S, 16))),
-                     ("x-datadog-tags", "_dd.p.tid=640cfd8d00000000")]),
+                     ("x-datadog-sampling-priority", "1"), ("x-datadog-tags", "_dd.p.tid=640cfd8d00000000")]),
         ("b3 64-bit stays 64-bit", "b3: a3ce929d0e0e4736-%s-d" % P, S,
          "b3", [("b3", "a3ce929d0e0e4736-%s-d" % S)]),
         ("jaeger debug", "uber-trace-id: %s:%s:0:3" % (T, P), S,
          "jaeger", [("uber-trace-id", "%s:%s:0:3" % (T, S))]),
-        ("b3 defer -> X-Ray ?", "b3: %s-%s" % (T, P), S,
-         "xray", [("x-amzn-trace-id", "Root=1-%s-%s;Parent=%s;Sampled=?" % (T[:8], T[8:], S))]),
+        # A deferred decision is the hop's sampler's to make (docs/spans.md).
+        ("b3 defer -> X-Ray, decided by the sampler", "b3: %s-%s" % (T, P), S,
+         "xray", [("x-amzn-trace-id", "Root=1-%s-%s;Parent=%s;Sampled=1" % (T[:8], T[8:], S))]),
         ("X-Ray Self kept (vector 39)", "X-Amzn-Trace-Id: Self=1-67891233-12456789abcdef012345678;"
          "Root=1-67891233-abcdef012345678912345678;CalledFrom=app", S,
-         "xray", [("x-amzn-trace-id", "Root=1-67891233-abcdef012345678912345678;Parent=%s;Sampled=?;"
+         "xray", [("x-amzn-trace-id", "Root=1-67891233-abcdef012345678912345678;Parent=%s;Sampled=1;"
                    "Self=1-67891233-12456789abcdef012345678;CalledFrom=app" % S)]),
     ]
     for name, lines, span, fmt, want in cases:
@@ -523,7 +525,10 @@ def test_options():
     d.eq(d.d["proxied"]["injected"], ["tracecontext", "baggage"], "clear b3 in add mode (default list + what came)")
     d.eq([n for n, _ in d.proxied()], ["traceparent"], "b3 removed, not written")
     d = decode_json([], ["--trace-id", T, "--span-id", S, "--propagators", "tracecontext"], what="new root")
-    d.eq((d.d["new_root"], d.ctx["trace_id"], d.ctx["flags"]), (True, T, "03"), "new root from --trace-id")
+    # The context shows what arrived (nothing: random flag only); the decision
+    # sent downstream is the sampler's.
+    d.eq((d.d["new_root"], d.ctx["trace_id"], d.ctx["flags"], d.d["decision"]), (True, T, "02", "accept"),
+         "new root from --trace-id")
     d.eq(d.proxied(), [("traceparent", "00-%s-%s-03" % (T, S))], "new root traceparent")
     d = decode_json(["sw8: " + P45.sw8_value(1, T, S + "0" * 16, 0, "a", "b", "c", "d")],
                     ["--propagators", "sw8", "--span-id", P, "--method", "PUT", "--path", "/p/q", "--target", "up:81"],

@@ -77,16 +77,16 @@ static void test_tb_tbstate_encode__nothing_to_carry(void **state)
     struct tb_iov v;
 
     ctx_with_trace(&ctx, "4bf92f3577b34da6a3ce929d0e0e4736");
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_int_equal(v.len, 0);
     /* Plain lower-case hex ids re-emit from the 128 bits alone. */
     ctx.sw8.trace_id = IOV("4bf92f3577b34da6a3ce929d0e0e4736");
     ctx.eagleeye.trace_id = IOV("4bf92f3577b34da6a3ce929d0e0e4736");
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_int_equal(v.len, 0);
     /* A 64-bit width whose high half is not zero cannot be re-emitted as such. */
     ctx.id_width = 64;
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_int_equal(v.len, 0);
 }
 
@@ -97,7 +97,7 @@ static void test_tb_tbstate_encode__sw_java_id(void **state)
 
     ctx_with_trace(&ctx, JAVA_TRACE);
     ctx.sw8.trace_id = IOV(JAVA_ID);
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_iov_equal(v, "sw:" JAVA_ID_B64);
     assert_true(is_w3c_value(v));
 }
@@ -111,7 +111,7 @@ static void test_tb_tbstate_encode__all_fields_in_order(void **state)
     ctx.id_width = 64;
     ctx.sw8.trace_id = IOV(SW_UUID64);
     ctx.eagleeye.trace_id = IOV(EE16);
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_iov_equal(v, "sw:" SW_UUID64_B64 ";ee:" EE16_B64 ";w:64");
     assert_true(is_w3c_value(v));
 }
@@ -129,7 +129,7 @@ static void test_tb_tbstate_encode__base64url_alphabet(void **state)
     memset(&ctx, 0, sizeof(ctx));
     memcpy(ctx.trace_id, mapped, 16);
     ctx.sw8.trace_id = IOV("~~~a\xfb\xff");
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_iov_equal(v, "sw:fn5-Yfv_");
 }
 
@@ -142,7 +142,7 @@ static void test_tb_tbstate_encode__stale_ids_left_out(void **state)
     ctx_with_trace(&ctx, "4bf92f3577b34da6a3ce929d0e0e4736");
     ctx.sw8.trace_id = IOV(JAVA_ID);
     ctx.eagleeye.trace_id = IOV(EE30);
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_int_equal(v.len, 0);
 }
 
@@ -170,7 +170,7 @@ static void test_tb_tbstate_encode__256_limit_drops_whole_fields(void **state)
     /* 192 bytes are 256 base64url characters: with "sw:" they cannot fit. */
     ctx_with_trace(&ctx, LONG_TRACE);
     ctx.sw8.trace_id = long_sw_id(buf, 192);
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_int_equal(v.len, 0);
 
     /* 189 bytes: "sw:" + 252 = 255 characters; neither ee (26) nor w:64 (5)
@@ -178,7 +178,7 @@ static void test_tb_tbstate_encode__256_limit_drops_whole_fields(void **state)
     ctx.sw8.trace_id = long_sw_id(buf, 189);
     ctx.eagleeye.trace_id = IOV(LONG_EE);
     ctx.id_width = 64;
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_int_equal(v.len, 255);
     assert_memory_equal(v.base, "sw:MDAw", 7);
     assert_memory_equal(v.base + 252, "C41", 3);
@@ -197,7 +197,7 @@ static void test_tb_tbstate_encode__exact_fit(void **state)
     ctx.sw8.trace_id = long_sw_id(buf, 186);
     ctx.eagleeye.trace_id = IOV(LONG_EE);
     ctx.id_width = 64;
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
     assert_int_equal(v.len, 256);
     assert_memory_equal(v.base + 251, ";w:64", 5);
     assert_true(is_w3c_value(v));
@@ -213,7 +213,7 @@ static void test_tb_tbstate_encode__enospc(void **state)
     ctx_with_trace(&ctx, JAVA_TRACE);
     ctx.sw8.trace_id = IOV(JAVA_ID);
     arena_exhaust(arena);
-    assert_int_equal(tb_tbstate_encode(&ctx, arena, &v), TB_ENOSPC);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, arena, &v), TB_ENOSPC);
     tb_arena_free(arena);
 }
 
@@ -228,7 +228,7 @@ static void test_tb_tbstate_restore__round_trip(void **state)
     ctx.id_width = 64;
     ctx.sw8.trace_id = IOV(SW_UUID64);
     ctx.eagleeye.trace_id = IOV(EE16);
-    assert_int_equal(tb_tbstate_encode(&ctx, *state, &v), TB_OK);
+    assert_int_equal(tb_tbstate_encode(&ctx, NULL, *state, &v), TB_OK);
 
     ctx_with_trace(&back, TRACE64);
     assert_int_equal(tb_tbstate_restore(v, *state, &back), TB_OK);
