@@ -338,6 +338,7 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
         span->sw8.trace_id_len = 32;
     }
     memcpy(span->sw8.segment_id, s->sw8_segment_id, sizeof(span->sw8.segment_id));
+    SPAN_SET(span, sw8.exit_peer, s->hop.target.base, s->hop.target.len);
     if ((ctx->extras & TB_FORMAT_BIT(TB_FORMAT_SW8)) && ctx->sw8.segment_id.len > 0) {
         span->sw8.has_ref = true;
         SPAN_SET(span, sw8.parent_segment_id, ctx->sw8.segment_id.base, ctx->sw8.segment_id.len);

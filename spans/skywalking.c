@@ -234,10 +234,14 @@ static void write_exit(struct tb_json *j, const struct tb_span *s)
 {
     tb_json_object_begin(j);
     write_span_common(j, s, SW_EXIT_SPAN_ID, SW_ENTRY_SPAN_ID);
-    if (s->peer_address_len > 0)
+    if (s->sw8.exit_peer_len > 0 && s->sw8.exit_peer_len <= sizeof(s->sw8.exit_peer)) {
+        tb_json_key(j, "peer");
+        tb_json_string(j, s->sw8.exit_peer, s->sw8.exit_peer_len);
+    } else if (s->peer_address_len > 0) {
         write_peer(j, TB_SPAN_FIELD(s, peer_address), s->peer_port);
-    else
+    } else {
         write_peer(j, TB_SPAN_FIELD(s, server_address), s->server_port);
+    }
     tb_json_key(j, "spanType");
     tb_json_cstr(j, "Exit");
     write_span_tail(j, s);

@@ -42,6 +42,10 @@ struct tb_span_sw8 {
     TB_SPAN_STR(parent_endpoint, 160);
     TB_SPAN_STR(target, 128); /* networkAddressUsedAtPeer */
     char segment_id[33];      /* the hop's own segment: 32 lower-case hex */
+    /* The Exit span's peer: the target the hop names in the sw8 it sends
+     * downstream (the upstream authority), so that the OAP can join the
+     * downstream segment's ref to it. Empty: the upstream's address. */
+    TB_SPAN_STR(exit_peer, 128);
 };
 
 struct tb_span {
