@@ -14,6 +14,7 @@ the trace and the hop's span id, which must be the exported span's id."""
 import json
 import os
 import socket
+import time
 
 from lib import harness as h
 from lib import spans as S
@@ -597,21 +598,24 @@ ROOT = ([], "root")
 SAMPLED = ([tp(T1, P1, True)], "parent sampled")
 UNSAMPLED = ([tp(T2, P2, False)], "parent not sampled")
 B3_DENY = ([("b3", "%s-%s-0" % (T3, P3))], "b3 parent deny")
+B3_DEBUG = ([("b3", "%s-%s-d" % (T3, P3))], "b3 parent debug")
 
 
 @h.timeout(120)
 def test_samplers():
     uses_running()
     cases = [
-        ("default (parentbased_always_on)", {}, [ROOT, SAMPLED, UNSAMPLED, B3_DENY], [True, True, False, False]),
+        ("default (parentbased_always_on)", {}, [ROOT, SAMPLED, UNSAMPLED, B3_DENY, B3_DEBUG],
+         [True, True, False, False, True]),
         ("always_on", {"OTEL_TRACES_SAMPLER": "always_on"}, [ROOT, SAMPLED, UNSAMPLED], [True, True, False]),
-        ("always_off", {"OTEL_TRACES_SAMPLER": "always_off"}, [ROOT, SAMPLED, UNSAMPLED], [False, False, False]),
+        ("always_off", {"OTEL_TRACES_SAMPLER": "always_off"}, [ROOT, SAMPLED, UNSAMPLED, B3_DEBUG],
+         [False, False, False, False]),
         ("traceidratio 0", {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"},
          [ROOT, ROOT, SAMPLED], [False, False, False]),
         ("traceidratio 1", {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1"},
          [ROOT, ROOT, SAMPLED, UNSAMPLED], [True, True, True, False]),
         ("parentbased_always_off", {"OTEL_TRACES_SAMPLER": "parentbased_always_off"},
-         [ROOT, SAMPLED, UNSAMPLED], [False, True, False]),
+         [ROOT, SAMPLED, UNSAMPLED, B3_DEBUG], [False, True, False, True]),
         ("parentbased_traceidratio 0", {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
                                         "OTEL_TRACES_SAMPLER_ARG": "0"}, [ROOT, SAMPLED, UNSAMPLED],
          [False, True, False]),
@@ -776,3 +780,217 @@ def test_bad_export_settings_refuse_to_start():
     rc, out, err = h.run_binary(listen + ["--exporter", "file", "--span-file", path], timeout=5, env=S.env())
     h.ne(rc, 0, "exit status when the span file cannot be opened")
     h.contains(err, path, "stderr names the span file that cannot be opened")
+
+
+# ======================================================= request shapes
+
+
+@h.timeout(60)
+def test_request_shapes():
+    """HEAD, an unknown method and pipelined requests: each span carries
+    that request's own facts."""
+    uses_running()
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=[], env=S.otlp_env(col)) as st:
+            with st.conn() as c:
+                r = c.request("HEAD", "/h")
+                h.status(r, 200, "HEAD")
+                purge = S.hop(c, "PURGE", "/p", what="unknown method")
+            # Pipelined: three requests in one write.
+            with st.conn() as c:
+                port = c.sock.getsockname()[1]
+                c.send(b"".join(h.client.build_request("GET", "/pipe/%d" % i) for i in range(3)))
+                piped = [S.Hop(c.read_final_response(), "pipelined %d" % i, client_port=port) for i in range(3)]
+            spans = col.wait_otlp(5)
+        spans = col.otlp_spans()
+        h.eq(len(spans), 5, "one span per request")
+        head = [s for s in spans if s["attributes"].get("url.path") == "/h"]
+        h.eq(len(head), 1, "one span for the HEAD request")
+        S.diff_dict(head[0], {"name": "HEAD"}, "HEAD span")
+        S.diff_dict(head[0]["attributes"], {"http.request.method": "HEAD", "http.response.body.size": 0,
+                                            "http.response.status_code": 200}, "HEAD attributes")
+        sp = S.find(spans, purge.span_id, what="PURGE")
+        S.diff_dict(sp, {"name": "HTTP"}, "unknown method: span name (semantic conventions)")
+        S.diff_dict(sp["attributes"], {"http.request.method": "_OTHER"}, "unknown method: http.request.method")
+        p = []
+        for i, hp in enumerate(piped):
+            sp = S.find(spans, hp.span_id, what=hp.what)
+            S.diff_dict(sp["attributes"], {"url.path": "/pipe/%d" % i, "client.port": hp.client_port,
+                                           "http.response.body.size": hp.resp.body_len},
+                        "%s: its own path" % hp.what)
+            p.append(sp)
+        h.true(p[0]["start"] <= p[1]["start"] <= p[2]["start"], "pipelined spans start in request order")
+        h.true(p[0]["end"] <= p[1]["end"] <= p[2]["end"], "pipelined spans end in response order")
+
+
+@h.timeout(60)
+def test_body_sizes_are_payload_bytes_whatever_the_framing():
+    """http.request.body.size / http.response.body.size count the body's
+    bytes (docs/spans.md "request body bytes"), so the same 1000-byte body
+    reports 1000 whether it came with Content-Length or chunked: chunk-size
+    lines and CRLFs are framing, not body."""
+    uses_running()
+    big = 300000
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=[], env=S.otlp_env(col)) as st, st.conn() as c:
+            payload = b"a" * 400 + b"b" * 500 + b"c" * 100
+            length = S.hop(c, "POST", "/cl", [], body=payload, what="Content-Length request body")
+            chunked = b"".join(b"%x\r\n%s\r\n" % (len(x), x) for x in (payload[:400], payload[400:900],
+                                                                        payload[900:])) + b"0\r\n\r\n"
+            chunk = S.hop(c, "POST", "/cr", [("Transfer-Encoding", "chunked")], body=chunked,
+                          what="chunked request body")
+            h.eq(chunk.echo["body_len"], 1000, "the backend received 1000 body bytes")
+            r = c.request("GET", "/big-len", [("X-Test-Body-Size", str(big))])
+            r2 = c.request("GET", "/big-chunked", [("X-Test-Body-Size", str(big)), ("X-Test-Framing", "chunked")])
+            h.eq((r.body_len, r2.body_len), (big, big), "response bodies at the client")
+            spans = col.wait_otlp(4)
+    got = {s["attributes"]["url.path"]: (s["attributes"].get("http.request.body.size"),
+                                         s["attributes"].get("http.response.body.size")) for s in spans}
+    want = {"/cl": (1000, length.resp.body_len), "/cr": (1000, chunk.resp.body_len),
+            "/big-len": (0, big), "/big-chunked": (0, big)}
+    h.eq(got, want, "(request, response) body sizes by path")
+
+
+@h.timeout(60)
+def test_ipv6_host_header():
+    """Host: [2001:db8::1]:8443 -> server.address without the brackets and
+    server.port 8443 (and Zipkin's localEndpoint an ipv6 with that port)."""
+    uses_running()
+    with S.Group() as g:
+        col = g.collector()
+        zcol = g.collector()
+        with Stack(args=["--exporter", "otlp,zipkin", "--zipkin-endpoint", zcol.url("/api/v2/spans")],
+                   env=S.otlp_env(col)) as st, st.conn() as c:
+            with_port = S.hop(c, "GET", "/v6", [("Host", "[2001:db8::1]:8443")], what="[v6]:port")
+            bare = S.hop(c, "GET", "/v6", [("Host", "[2001:db8::2]")], what="[v6]")
+            spans = col.wait_otlp(2)
+            zs = zcol.wait_zipkin(2)
+    S.diff_dict(S.find(spans, bare.span_id)["attributes"], {"server.address": "2001:db8::2", "server.port": None},
+                "Host [2001:db8::2]")
+    S.diff_dict(S.find(zs, bare.span_id, key="id")["localEndpoint"], {"ipv6": "2001:db8::2", "port": None},
+                "Zipkin localEndpoint for Host [2001:db8::2]")
+    S.diff_dict(S.find(spans, with_port.span_id)["attributes"], {"server.address": "2001:db8::1",
+                                                                 "server.port": 8443},
+                "Host [2001:db8::1]:8443")
+    S.diff_dict(S.find(zs, with_port.span_id, key="id")["localEndpoint"], {"ipv6": "2001:db8::1", "port": 8443},
+                "Zipkin localEndpoint for Host [2001:db8::1]:8443")
+
+
+# ===================================================== bytes and limits
+
+
+@h.timeout(60)
+def test_invalid_utf8_and_long_values_in_every_exporter():
+    """Raw bytes from the request become valid output everywhere: ill-formed
+    UTF-8 is replaced by U+FFFD (protobuf strings decoded by protoc, JSON
+    parsed strictly); an over-long path is cut, SkyWalking's endpoint at 150
+    bytes, and the sw8 sent downstream names the same endpoint."""
+    uses_running()
+    ua_raw = "caf\xc3\xa9 \xff\xfe end \xe2\x82"  # latin-1 code points = the bytes sent
+    ua_want = "caf\u00e9 \ufffd\ufffd end \ufffd"
+    long_path = "/" + "/".join("segment%03d" % i for i in range(60))  # 659 bytes
+    path = os.path.join(h.test_dir(), "spans.jsonl")
+    with S.Group() as g:
+        col = g.collector()
+        zcol = g.collector()
+        scol = g.collector()
+        args = ["--propagators", "tracecontext,sw8", "--exporter", "otlp,zipkin,skywalking,file",
+                "--zipkin-endpoint", zcol.url("/api/v2/spans"), "--skywalking-endpoint", scol.url("/"),
+                "--span-file", path]
+        with Stack(args=args, env=S.otlp_env(col)) as st, st.conn() as c:
+            hp = S.hop(c, "GET", long_path + "?q=1", [("User-Agent", ua_raw)], what="bytes")
+            o = S.find(col.wait_otlp(1), hp.span_id)
+            z = S.find(zcol.wait_zipkin(1), hp.span_id, key="id")
+            seg = scol.wait_segments(1)[0]
+            f = S.find(S.wait_file(path, 1), hp.span_id)
+    h.eq(o["attributes"].get("user_agent.original"), ua_want, "OTLP protobuf: user_agent.original repaired")
+    h.eq(z["tags"].get("user_agent.original"), ua_want, "Zipkin: user_agent.original repaired")
+    h.eq(f["attributes"].get("user_agent.original"), ua_want, "file: user_agent.original repaired")
+    etags = sw_tags(seg["spans"][0], "Entry")
+    h.eq(etags.get("user_agent.original"), ua_want, "SkyWalking: user_agent.original repaired")
+    for what, got in (("OTLP", o["attributes"]["url.path"]), ("Zipkin", z["tags"]["url.path"]),
+                      ("file", f["attributes"]["url.path"])):
+        h.true(long_path.startswith(got) and 200 <= len(got) <= 256,
+               "%s: url.path of a %d-byte path must be a prefix cut at the field size, got %d bytes %r"
+               % (what, len(long_path), len(got), got[-40:]))
+    op = seg["spans"][0]["operationName"]
+    h.true(("GET:" + long_path).startswith(op) and 100 <= len(op.encode()) <= 150,
+           "SkyWalking operationName: a prefix of GET:<path> of at most 150 bytes, got %d %r" % (len(op), op))
+    h.eq(sw.parse_sw8(hp.header("sw8"))["endpoint"], op, "the sw8 endpoint downstream = the Entry operationName")
+
+
+# ======================================================== flush, batches
+
+
+@h.timeout(60)
+def test_sigterm_flushes_the_queue():
+    """With a 60 s schedule delay nothing is exported while serving; SIGTERM
+    exports everything queued before the process exits."""
+    uses_running()
+    path = os.path.join(h.test_dir(), "spans.jsonl")
+    with S.Group() as g:
+        col = g.collector()
+        env = S.otlp_env(col, OTEL_BSP_SCHEDULE_DELAY="60000")
+        with Stack(args=["--exporter", "otlp,file", "--span-file", path], env=env) as st:
+            with st.conn() as c:
+                hops = [S.hop(c, "GET", "/q/%d" % i) for i in range(5)]
+            time.sleep(0.5)
+            h.eq(col.requests(), [], "nothing exported before the schedule delay")
+            t = time.monotonic()
+            status = st.proxy.stop()
+            took = time.monotonic() - t
+        st.proxy.check_exit(status)
+        h.true(took < 5, "stop took %.1fs" % took)
+        want = sorted(hp.span_id for hp in hops)
+        h.eq(sorted(S.by_span_id(col.otlp_spans())), want, "OTLP spans flushed at SIGTERM")
+        h.eq(sorted(s["span_id"] for s in S.read_span_file(path)), want, "file spans flushed at SIGTERM")
+        exp, sp = S.stats(st.proxy)
+        S.diff_dict(exp["otlp"], {"exported": 5, "failed": 0}, "export_stats otlp")
+        S.diff_dict(exp["file"], {"exported": 5, "failed": 0}, "export_stats file")
+
+
+@h.timeout(60)
+def test_batches_and_workers():
+    """--workers 3, OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4: every span of 30
+    requests on 30 connections exported once, no request carries more than 4,
+    and each span has its own request's path and client port."""
+    uses_running()
+    n = 30
+    with S.Group() as g:
+        col = g.collector()
+        env = S.otlp_env(col, OTEL_BSP_MAX_EXPORT_BATCH_SIZE="4")
+        with Stack(args=[], workers=3, env=env) as st:
+            hops = []
+            for i in range(n):
+                with st.conn() as c:
+                    hops.append(S.hop(c, "GET", "/w/%d" % i, what="request %d" % i))
+            col.wait_otlp(n)
+        spans = S.by_span_id(col.otlp_spans())
+        h.eq(sorted(spans), sorted(hp.span_id for hp in hops), "every span exported exactly once")
+        sizes = [len(e["spans"]) for e in col.accepted()]
+        h.true(max(sizes) <= 4, "spans per export request with OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4: %r" % sizes)
+        for i, hp in enumerate(hops):
+            S.diff_dict(spans[hp.span_id]["attributes"], {"url.path": "/w/%d" % i, "client.port": hp.client_port},
+                        "%s: span attributes" % hp.what)
+        _, sp = S.stats(st.proxy)
+        S.diff_dict(sp, {"started": n, "sampled": n, "dropped_full": 0}, "span_stats over 3 workers")
+
+
+@h.timeout(60)
+def test_64_bit_trace_id_is_padded():
+    uses_running()
+    t64 = "a3ce929d0e0e4736"
+    with S.Group() as g:
+        col = g.collector()
+        zcol = g.collector()
+        with Stack(args=["--exporter", "otlp,zipkin", "--zipkin-endpoint", zcol.url("/api/v2/spans")],
+                   env=S.otlp_env(col)) as st, st.conn() as c:
+            hp = S.hop(c, "GET", "/64", [("b3", "%s-%s-1" % (t64, P1))])
+            o = S.find(col.wait_otlp(1), hp.span_id)
+            z = S.find(zcol.wait_zipkin(1), hp.span_id, key="id")
+    S.diff_dict(o, {"trace_id": "0" * 16 + t64, "parent_span_id": P1}, "OTLP span of a 64-bit b3 trace")
+    h.eq(o["flags"] & 0x2, 0, "random flag not set for a trace id padded from 64 bits (flags %#x)" % o["flags"])
+    S.diff_dict(z, {"traceId": "0" * 16 + t64, "parentId": P1}, "Zipkin traceId: 32 hex digits, padded")
+    h.eq(o["attributes"].get("tracebridge.extracted_format"), "b3", "extracted format")
