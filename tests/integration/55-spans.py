@@ -558,8 +558,93 @@ def test_error_status():
                     "502 from the proxy: span")
         S.diff_dict(sp["attributes"], {"http.response.status_code": 502, "http.request.method": "GET",
                                        "url.path": "/down"}, "502 from the proxy: attributes")
-        et = sp["attributes"].get("error.type")
-        h.true(isinstance(et, str) and et != "", "502 from the proxy: error.type must name the failure, got %r" % et)
+        reason = r.body.decode("utf-8", "replace").split(":", 1)[0]
+        h.eq(sp["attributes"].get("error.type"), reason, "502 from the proxy: error.type = the reason code the "
+             "proxy's error body starts with (%r)" % r.body)
+
+    # The proxy's own 504: the upstream is silent past --upstream-timeout.
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=["--upstream-timeout", "0.4"], env=S.otlp_env(col)) as st:
+            with st.conn() as c:
+                t0 = time.time_ns()
+                r = c.request("GET", "/slow", [tp(T3, P3), ("X-Test-Delay-Head", "3")])
+                t1 = time.time_ns()
+                h.status(r, 504, "upstream timeout")
+            sp = col.wait_otlp(1)[0]
+        reason = r.body.decode("utf-8", "replace").split(":", 1)[0]
+        S.diff_dict(sp, {"trace_id": T3, "parent_span_id": P3, "status_code": 2}, "504 from the proxy: span")
+        S.diff_dict(sp["attributes"], {"http.response.status_code": 504, "error.type": reason,
+                                       "network.peer.port": st.backend.port}, "504 from the proxy: attributes")
+        hp = type("W", (), {"t0": t0, "t1": t1})
+        S.check_times(sp["start"], sp["end"], hp, "504 span times", min_duration_ns=400_000_000)
+
+
+@h.timeout(60)
+def test_proxy_error_response_body_size():
+    """The proxy's own error responses have a body (`<reason>: <text>\\n`):
+    http.response.body.size counts it like any response body."""
+    uses_running()
+    dead = h.free_port()
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=[], backend=False, upstream="127.0.0.1:%d" % dead, env=S.otlp_env(col)) as st:
+            with st.conn() as c:
+                r = c.request("GET", "/down")
+                h.status(r, 502, "upstream down")
+            sp = col.wait_otlp(1)[0]
+    h.eq(sp["attributes"].get("http.response.body.size"), r.body_len,
+         "502 from the proxy: http.response.body.size = the error body the client got (%r)" % r.body)
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=["--upstream-timeout", "0.3"], env=S.otlp_env(col)) as st:
+            with st.conn() as c:
+                r = c.request("GET", "/slow", [("X-Test-Delay-Head", "3")])
+                h.status(r, 504, "upstream timeout")
+            sp = col.wait_otlp(1)[0]
+    h.eq(sp["attributes"].get("http.response.body.size"), r.body_len,
+         "504 from the proxy: http.response.body.size = the error body the client got (%r)" % r.body)
+
+
+@h.timeout(60)
+def test_truncated_response_span():
+    """The upstream closes after 5000 of 100000 body bytes: the client got a
+    200 head and 5000 bytes, so the span says status 200 (a response was
+    sent), 5000 response bytes, and ERROR with an error.type."""
+    uses_running()
+    with S.Group() as g:
+        col = g.collector()
+        with Stack(args=[], env=S.otlp_env(col)) as st:
+            with st.conn() as c:
+                c.send(h.client.build_request("GET", "/cut", [tp(T3, P3), ("X-Test-Body-Size", "100000"),
+                                                              ("X-Test-Abort-After", "5000")]))
+                r = c.read_response(allow_incomplete=True)
+                h.true(not r.complete and r.status == 200, "the client sees a truncated 200 (%r)" % r)
+            sp = col.wait_otlp(1)[0]
+    S.diff_dict(sp, {"trace_id": T3, "parent_span_id": P3, "status_code": 2}, "span of the cut response")
+    h.true(sp["attributes"].get("error.type"), "error.type names the failure: %r" % sp["attributes"])
+    S.diff_dict(sp["attributes"], {"http.response.status_code": 200, "http.response.body.size": r.body_len},
+                "span of the cut response: the status and body bytes the client got")
+
+
+@h.timeout(60)
+def test_unreached_upstream_has_no_peer():
+    """docs/spans.md: network.peer.* only "when an upstream was reached";
+    SkyWalking's Exit peer is then the host the client asked for."""
+    uses_running()
+    dead = h.free_port()
+    with S.Group() as g:
+        col = g.collector()
+        scol = g.collector()
+        with Stack(args=["--exporter", "otlp,skywalking", "--skywalking-endpoint", scol.url()], backend=False,
+                   upstream="127.0.0.1:%d" % dead, env=S.otlp_env(col)) as st:
+            with st.conn() as c:
+                h.status(c.request("GET", "/down", [("Host", "shop.example:8081")]), 502, "upstream down")
+            sp = col.wait_otlp(1)[0]
+            seg = scol.wait_segments(1)[0]
+    S.diff_dict(sp["attributes"], {"network.peer.address": None, "network.peer.port": None,
+                                   "http.response.status_code": 502}, "502 (connection refused): span attributes")
+    h.eq(seg["spans"][1].get("peer"), "shop.example:8081", "SkyWalking Exit peer when no upstream was reached")
 
 
 # ============================================================== samplers

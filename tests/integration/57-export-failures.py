@@ -209,3 +209,36 @@ def test_full_queue_drops_and_counts():
                % (n, sp))
         e = conserved(exp, sp, "otlp", "queue full")
         h.eq(e["exported"], 0, "nothing exported")
+
+
+@h.timeout(60)
+def test_hanging_receiver_does_not_hold_back_another():
+    """OTLP receiver hangs, Zipkin receiver healthy: every span reaches
+    Zipkin promptly; the OTLP exporter keeps a bounded backlog (one request
+    in flight, at most 4 batches waiting, the oldest dropped as failed), and
+    per exporter exported + failed + dropped_full = sampled."""
+    uses_running()
+    n = 24
+    with S.Group() as g:
+        hang = g.collector("--hang", check=False)
+        zcol = g.collector()
+        env = S.otlp_env(hang, OTEL_EXPORTER_OTLP_TIMEOUT="5000", OTEL_BSP_MAX_EXPORT_BATCH_SIZE="2")
+        with Stack(args=["--exporter", "otlp,zipkin", "--zipkin-endpoint", zcol.url("/api/v2/spans")],
+                   env=env) as st:
+            hops = []
+            with st.conn() as c:
+                for i in range(n):
+                    t0 = time.monotonic()
+                    hops.append(S.hop(c, "GET", "/m/%d" % i))
+                    h.true(time.monotonic() - t0 < 1.0, "request %d took %.2fs" % (i, time.monotonic() - t0))
+                    time.sleep(0.03)
+            zcol.wait_zipkin(n, timeout=5)
+            h.eq(len(hang.requests()), 1, "one OTLP request in flight at the hanging receiver (no second one "
+                 "while the first has no answer)")
+        h.eq(sorted(z["id"] for z in zcol.zipkin_spans()), sorted(hp.span_id for hp in hops),
+             "every span reached the healthy Zipkin receiver once")
+        exp, sp = S.stats(st.proxy)
+        S.diff_dict(sp, {"started": n, "sampled": n, "dropped_full": 0}, "span_stats")
+        S.diff_dict(exp["zipkin"], {"exported": n, "failed": 0}, "zipkin export_stats")
+        e = conserved(exp, sp, "otlp", "hanging otlp")
+        S.diff_dict(e, {"exported": 0, "failed": n}, "otlp export_stats")
