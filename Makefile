@@ -33,7 +33,7 @@ endif
 
 B := build/$(CONFIG)
 
-PKGS := libevent_core libevent_extra libcrypto zlib
+PKGS := libevent_core libevent_extra zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
@@ -82,8 +82,8 @@ build: $(BIN) $(UNIT_BINS)
 # Rebuild everything when the flags change (the stamp holds them).
 $(B)/.flags: FORCE
 	$(Q)mkdir -p $(B)
-	$(Q)echo '$(CC) $(CFLAGS_ALL) $(LLHTTP_CFLAGS) $(LDFLAGS_ALL)' | cmp -s - $@ || \
-		echo '$(CC) $(CFLAGS_ALL) $(LLHTTP_CFLAGS) $(LDFLAGS_ALL)' > $@
+	$(Q)echo '$(CC) $(CFLAGS_ALL) $(LLHTTP_CFLAGS) $(LDFLAGS_ALL) $(LIBS_ALL)' | cmp -s - $@ || \
+		echo '$(CC) $(CFLAGS_ALL) $(LLHTTP_CFLAGS) $(LDFLAGS_ALL) $(LIBS_ALL)' > $@
 FORCE:
 
 $(B)/obj/%.o: %.c $(B)/.flags

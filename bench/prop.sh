@@ -31,7 +31,7 @@ mkdir -p "$BUILD/bench"
 # shellcheck disable=SC2046
 $CC -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Werror \
     -I. -I"$LLHTTP_INC_DIR" bench/prop_bench.c "$BUILD/libtracebridge.a" "$BUILD/libllhttp.a" \
-    $(pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto) -lm -o "$BUILD/bench/prop_bench"
+    -lm -o "$BUILD/bench/prop_bench"
 if command -v taskset >/dev/null 2>&1; then
     exec taskset -c "$CPU" "$BUILD/bench/prop_bench" -r "$RUNS" -t "$MS"
 fi

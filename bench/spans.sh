@@ -25,7 +25,7 @@ RUNS=${SPAN_BENCH_RUNS:-5}
 BATCH=${SPAN_BENCH_BATCH:-512}
 CPU=${SPAN_BENCH_CPU:-0}
 BIN=$DIR/bench/span_bench
-PKGS=(libevent_core libevent_extra libcrypto zlib)
+PKGS=(libevent_core libevent_extra zlib)
 
 # The Makefile's release flags (CONFIG=release: -O2 -g) and warnings.
 mkdir -p "$DIR/bench"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * Trace and span id generation. Each worker owns a struct tb_rng seeded from
- * the OS (OpenSSL's RAND_bytes), so the data path takes no lock and makes no
+ * the kernel (getrandom), so the data path takes no lock and makes no
  * system call per id. The generator is xoshiro256**: ids need uniqueness and
  * uniform bits (the W3C random flag promises that), not secrecy.
  */

@@ -9,8 +9,7 @@
 
 #include <string.h>
 
-#include <openssl/sha.h>
-
+#include "common/sha256.h"
 #include "parsers/lex.h"
 
 /* The value of one hex digit of either case, or -1 (Go's encoding/hex and
@@ -181,18 +180,14 @@ bool tb_sw_segment_to_span_id(struct tb_iov segment_id, int32_t span_id, uint8_t
     return !tb_is_zero(out, 8);
 }
 
-/* SHA-256 of `s` into `digest`. SHA256() only fails when libcrypto cannot
- * allocate its digest context: treated like any control-path OOM. */
-static void idmap_sha256(struct tb_iov s, uint8_t digest[SHA256_DIGEST_LENGTH])
+static void idmap_sha256(struct tb_iov s, uint8_t digest[TB_SHA256_DIGEST_LEN])
 {
-    unsigned char *md = SHA256((const unsigned char *)(s.len > 0 ? s.base : ""), s.len, digest);
-
-    TB_ASSERT(md != NULL);
+    tb_sha256(s.base, s.len, digest);
 }
 
 void tb_hash_trace_id(struct tb_iov s, uint8_t out[16])
 {
-    uint8_t digest[SHA256_DIGEST_LENGTH];
+    uint8_t digest[TB_SHA256_DIGEST_LEN];
 
     idmap_sha256(s, digest);
     memcpy(out, digest, 16);
@@ -200,7 +195,7 @@ void tb_hash_trace_id(struct tb_iov s, uint8_t out[16])
 
 void tb_hash_span_id(struct tb_iov s, uint8_t out[8])
 {
-    uint8_t digest[SHA256_DIGEST_LENGTH];
+    uint8_t digest[TB_SHA256_DIGEST_LEN];
 
     idmap_sha256(s, digest);
     memcpy(out, digest, 8);

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
+#include "common/sha256.h"
 
 #include "tb_test.h"
 
@@ -508,7 +508,7 @@ static bool uuid_parse(struct tb_iov s, uint8_t out[16])
 /* §8.5: the collector mapping, else the first 16 bytes of SHA-256. */
 static void expect_sw_trace(struct tb_iov id, uint8_t out[16], bool *hashed)
 {
-    uint8_t digest[SHA256_DIGEST_LENGTH];
+    uint8_t digest[TB_SHA256_DIGEST_LEN];
 
     if (id.len <= 36) {
         if (!uuid_parse(id, out))
@@ -518,7 +518,7 @@ static void expect_sw_trace(struct tb_iov id, uint8_t out[16], bool *hashed)
     }
     *hashed = all_zero(out, 16);
     if (*hashed) {
-        SHA256((const unsigned char *)id.base, id.len, digest);
+        tb_sha256(id.base, id.len, digest);
         memcpy(out, digest, 16);
     }
 }
@@ -539,7 +539,7 @@ static bool expect_sw_span(struct tb_iov segment, uint32_t span, uint8_t out[8])
 /* §11: 1 to 32 hex digits left-padded, else SHA-256. */
 static void expect_ee_trace(struct tb_iov id, uint8_t out[16], bool *hashed)
 {
-    uint8_t digest[SHA256_DIGEST_LENGTH];
+    uint8_t digest[TB_SHA256_DIGEST_LEN];
     bool hex = id.len >= 1 && id.len <= 32;
 
     for (size_t i = 0; hex && i < id.len; i++)
@@ -555,7 +555,7 @@ static void expect_ee_trace(struct tb_iov id, uint8_t out[16], bool *hashed)
     }
     *hashed = all_zero(out, 16);
     if (*hashed) {
-        SHA256((const unsigned char *)id.base, id.len, digest);
+        tb_sha256(id.base, id.len, digest);
         memcpy(out, digest, 16);
     }
 }
