@@ -282,6 +282,7 @@ static int on_body(llhttp_t *llhttp, const char *at, size_t len)
 {
     struct tb_http1_parser *p = parser_of(llhttp);
 
+    p->body_bytes += len;
     if (p->on_body != NULL && p->on_body(p->on_body_arg, at, len) != 0) {
         p->error = &tb_reason_client_closed;
         return HPE_USER;
@@ -324,6 +325,7 @@ void tb_http1_parser_init(struct tb_http1_parser *p, enum tb_http1_kind kind)
     p->error = NULL;
     p->on_body = NULL;
     p->on_body_arg = NULL;
+    p->body_bytes = 0;
     p->_name = p->_value = (struct tb_iov){NULL, 0};
     p->_name_token = TB_HDR_UNKNOWN;
     p->_trailer_value_end = 0;

@@ -61,6 +61,7 @@ struct tb_http1_parser {
     const struct tb_reason *error; /* why the last call failed, set with TB_EINVAL */
     tb_http1_body_cb on_body;      /* optional, set after tb_http1_parser_init */
     void *on_body_arg;
+    uint64_t body_bytes; /* payload bytes parsed so far, chunk framing excluded */
     struct tb_iov _name, _value;
     uint16_t _num_cl, _num_te, _num_host;
     uint64_t _trailer_value_end; /* stream offset after the last trailer value piece, or 0 */

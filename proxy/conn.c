@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -67,8 +68,8 @@ struct conn_request {
     size_t head_scanned;                 /* bytes of input already searched for the head's end */
     struct tb_hop_state *hop;            /* trace context in and out, in the request arena */
     uint64_t start_ns;                   /* wall clock at the first request byte, for the span */
-    uint64_t req_body_bytes;             /* request body bytes forwarded (framing included) */
-    uint64_t resp_body_bytes;            /* response body bytes forwarded */
+    uint64_t error_body_bytes;           /* body of the proxy's own error response */
+    bool upstream_reached;               /* a connected upstream socket carried this request */
     const struct tb_reason *proxy_error; /* why the proxy answered or closed on its own */
 };
 
@@ -162,13 +163,17 @@ static void conn_finish_hop(struct tb_conn *c)
     o.start_ns = r->start_ns;
     o.end_ns = tb_hop_now_ns();
     o.proxy_error = r->proxy_error;
-    if (r->proxy_error != NULL)
-        o.status = r->proxy_error->status;
+    /* The status the client saw: the upstream's once its head went out (a
+     * truncated 200 is still a 200), else the proxy's own. */
+    if (c->flags & TB_CONN_F_RESP_HEAD)
+        o.status = r->resp.status;
     else
-        o.status = (c->flags & TB_CONN_F_RESP_HEAD) ? r->resp.status : 0;
-    o.request_body_bytes = r->req_body_bytes;
-    o.response_body_bytes = r->resp_body_bytes;
+        o.status = r->proxy_error != NULL ? r->proxy_error->status : 0;
+    o.request_body_bytes = r->req_parser.body_bytes;
+    o.response_body_bytes =
+        r->error_body_bytes != 0 ? r->error_body_bytes : r->resp_parser.body_bytes;
     o.client = &c->peer.sa;
+    o.upstream_reached = r->upstream_reached;
     tb_hop_finish(c->worker, &r->req, r->hop, &o);
     r->hop = NULL;
 }
@@ -251,6 +256,8 @@ static void conn_reply_error(struct tb_conn *c, const struct tb_reason *reason)
         conn_abort(c, reason); /* conn may be freed */
         return;
     }
+    if (c->r != NULL)
+        c->r->error_body_bytes = strlen(reason->code) + 2 + strlen(reason->text) + 1;
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\n"
                         "Content-Type: text/plain; charset=utf-8\r\n"
@@ -380,6 +387,8 @@ static void conn_attach_upstream(struct tb_conn *c, struct tb_upstream *up)
     bufferevent_setwatermark(up->bev, EV_READ, 0,
                              w->cfg->max_header_size + 1 > 65536 ? w->cfg->max_header_size + 1
                                                                  : 65536);
+    if (up->is_connected && c->r != NULL)
+        c->r->upstream_reached = true;
     if (up->is_connected)
         bufferevent_set_timeouts(up->bev, NULL, &w->tv_upstream);
     else
@@ -440,7 +449,6 @@ static void conn_forward_request_body(struct tb_conn *c)
         if (consumed != 0) {
             evbuffer_remove_buffer(in, out, consumed);
             c->flags |= TB_CONN_F_REQ_BODY_SENT;
-            c->r->req_body_bytes += consumed;
         }
         if (ret == TB_OK)
             conn_on_request_done(c);
@@ -742,7 +750,6 @@ static int conn_read_response(struct tb_conn *c)
             evbuffer_drain(in, consumed); /* decoded bytes already went out */
         else
             evbuffer_remove_buffer(in, out, consumed);
-        c->r->resp_body_bytes += consumed;
         if (ret == TB_OK) {
             conn_finish_exchange(c); /* conn may be freed */
             return 0;
@@ -979,6 +986,8 @@ static void conn_on_upstream_event(struct bufferevent *bev, short events, void *
         int one = 1;
 
         c->up->is_connected = 1;
+        if (c->r != NULL)
+            c->r->upstream_reached = true;
         (void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         bufferevent_set_timeouts(bev, (c->flags & TB_CONN_F_REQ_DONE) ? &w->tv_upstream : NULL,
                                  &w->tv_upstream);

@@ -218,39 +218,37 @@ static bool method_is_known(struct tb_iov m)
     return false;
 }
 
+/* server.address and server.port from Host (or the absolute-form authority):
+ * host, host:port, [v6] or [v6]:port. */
 static void span_set_server(struct tb_span *span, const struct tb_http_msg *req)
 {
     ptrdiff_t i = tb_headers_find_token(&req->headers, TB_HDR_HOST, 0);
-    struct tb_iov host = i >= 0 ? req->headers.entries[i].value : req->authority;
-    const char *colon = NULL;
-    uint64_t port = 0;
+    struct tb_iov value = i >= 0 ? req->headers.entries[i].value : req->authority;
+    struct tb_iov host = value, port = {NULL, 0};
+    uint64_t n = 0;
 
-    /* host, host:port, [v6]:port */
-    if (host.len > 0 && host.base[0] == '[') {
-        const char *close = memchr(host.base, ']', host.len);
+    if (value.len > 0 && value.base[0] == '[') {
+        const char *close = memchr(value.base, ']', value.len);
 
         if (close != NULL) {
-            if ((size_t)(close - host.base) + 1 < host.len && close[1] == ':')
-                colon = close + 1;
-            host.base++;
-            host.len = (size_t)(close - host.base);
+            size_t after = (size_t)(value.base + value.len - close - 1);
+
+            host = (struct tb_iov){value.base + 1, (size_t)(close - value.base - 1)};
+            if (after > 1 && close[1] == ':')
+                port = (struct tb_iov){close + 2, after - 1};
         }
     } else {
-        colon = memchr(host.base, ':', host.len);
-    }
-    if (colon != NULL && colon > host.base && colon < host.base + host.len + 1) {
-        const char *end =
-            i >= 0 ? req->headers.entries[i].value.base + req->headers.entries[i].value.len
-                   : req->authority.base + req->authority.len;
+        const char *colon = memchr(value.base, ':', value.len);
 
-        if (tb_lex_u64_dec((struct tb_iov){colon + 1, (size_t)(end - colon - 1)}, &port) &&
-            port <= 65535 && host.base[0] != '[')
-            host.len = (size_t)(colon - host.base);
-        else if (port > 65535)
-            port = 0;
+        if (colon != NULL) {
+            host.len = (size_t)(colon - value.base);
+            port = (struct tb_iov){colon + 1, (size_t)(value.base + value.len - colon - 1)};
+        }
     }
+    if (port.len > 0 && (!tb_lex_u64_dec(port, &n) || n > 65535))
+        n = 0;
     SPAN_SET(span, server_address, host.base, host.len);
-    span->server_port = (uint16_t)port;
+    span->server_port = (uint16_t)n;
 }
 
 void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const struct tb_hop_state *s,
@@ -292,8 +290,11 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
     span_set_server(span, req);
     span_set_addr(o->client, span->client_address, &span->client_address_len,
                   sizeof(span->client_address), &span->client_port);
-    span_set_addr((const struct sockaddr *)&w->upstream_addr, span->peer_address,
-                  &span->peer_address_len, sizeof(span->peer_address), &span->peer_port);
+    span->peer_address_len = 0;
+    span->peer_port = 0;
+    if (o->upstream_reached)
+        span_set_addr((const struct sockaddr *)&w->upstream_addr, span->peer_address,
+                      &span->peer_address_len, sizeof(span->peer_address), &span->peer_port);
     ua = tb_headers_find(&req->headers, TB_STRLIT("user-agent"), 0);
     span->user_agent_len = 0;
     if (ua >= 0)
@@ -338,7 +339,9 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
         span->sw8.trace_id_len = 32;
     }
     memcpy(span->sw8.segment_id, s->sw8_segment_id, sizeof(span->sw8.segment_id));
-    SPAN_SET(span, sw8.exit_peer, s->hop.target.base, s->hop.target.len);
+    span->sw8.exit_peer_len = 0;
+    if (o->upstream_reached)
+        SPAN_SET(span, sw8.exit_peer, s->hop.target.base, s->hop.target.len);
     if ((ctx->extras & TB_FORMAT_BIT(TB_FORMAT_SW8)) && ctx->sw8.segment_id.len > 0) {
         span->sw8.has_ref = true;
         SPAN_SET(span, sw8.parent_segment_id, ctx->sw8.segment_id.base, ctx->sw8.segment_id.len);

@@ -49,8 +49,9 @@ struct tb_hop_outcome {
     uint64_t start_ns, end_ns;           /* Unix epoch: first request byte, last response byte */
     int status;                          /* status the client got, 0 when none */
     const struct tb_reason *proxy_error; /* set when the proxy answered or closed on its own */
-    uint64_t request_body_bytes, response_body_bytes;
+    uint64_t request_body_bytes, response_body_bytes; /* payload, framing excluded */
     const struct sockaddr *client;
+    bool upstream_reached; /* the request went over a connected upstream socket */
 };
 
 /**
