@@ -62,7 +62,7 @@ enum tb_hdr_token {
 };
 
 /* flags of struct tb_hdr_name */
-#define TB_HDR_F_HOP_BY_HOP 0x01     /* removed before forwarding (RFC 9110 §7.6.1) */
+#define TB_HDR_F_HOP_BY_HOP 0x01    /* removed before forwarding (RFC 9110 §7.6.1) */
 #define TB_HDR_F_TRACE_CONTEXT 0x02 /* read or written by a propagator */
 
 struct tb_hdr_name {
