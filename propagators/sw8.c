@@ -11,6 +11,7 @@
 #include "parsers/lex.h"
 #include "propagators/idmap.h"
 #include "propagators/propagator.h"
+#include "propagators/sw8.h"
 
 #define SW8_NUM_FIELDS 8
 
@@ -435,3 +436,14 @@ const struct tb_propagator tb_propagator_sw8 = {
     .extract = sw8_extract,
     .inject = sw8_inject,
 };
+
+size_t tb_sw8_endpoint_path_len(size_t method_len, const char *path, size_t path_len)
+{
+    if (method_len + 1 + path_len <= TB_SW8_ENDPOINT_MAX)
+        return path_len;
+    path_len = method_len + 1 < TB_SW8_ENDPOINT_MAX ? TB_SW8_ENDPOINT_MAX - method_len - 1 : 0;
+    /* Back off continuation bytes, so the cut falls before a lead byte. */
+    while (path_len > 0 && ((unsigned char)path[path_len] & 0xc0) == 0x80)
+        path_len--;
+    return path_len;
+}

@@ -12,6 +12,7 @@
 #include "parsers/headers.h"
 #include "parsers/lex.h"
 #include "propagators/propagator.h"
+#include "propagators/sw8.h"
 #include "propagators/tbstate.h"
 #include "proxy/config.h"
 #include "spans/sampler.h"
@@ -297,13 +298,16 @@ int tb_decode(const char *input, size_t len, const struct tb_decode_options *opt
     hop.service = (struct tb_iov){opts->service, strlen(opts->service)};
     hop.instance = (struct tb_iov){opts->instance, strlen(opts->instance)};
     {
-        size_t elen = strlen(opts->method) + 1 + strlen(opts->path);
-        char *endpoint = tb_arena_alloc(arena, elen + 1);
+        size_t mlen = strlen(opts->method);
+        size_t plen = tb_sw8_endpoint_path_len(mlen, opts->path, strlen(opts->path));
+        char *endpoint = tb_arena_alloc(arena, mlen + 1 + plen);
 
         if (endpoint == NULL)
             goto done;
-        snprintf(endpoint, elen + 1, "%s:%s", opts->method, opts->path);
-        hop.endpoint = (struct tb_iov){endpoint, elen > 150 ? 150 : elen};
+        memcpy(endpoint, opts->method, mlen);
+        endpoint[mlen] = ':';
+        memcpy(endpoint + mlen + 1, opts->path, plen);
+        hop.endpoint = (struct tb_iov){endpoint, mlen + 1 + plen};
     }
     hop.target = (struct tb_iov){opts->target, strlen(opts->target)};
 

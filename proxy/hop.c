@@ -19,14 +19,11 @@
 #include "proxy/worker.h"
 #include "common/reason.h"
 #include "propagators/idmap.h"
+#include "propagators/sw8.h"
 #include "spans/exporter.h"
 #include "spans/sampler.h"
 
-/* sw8 limits the parent endpoint to 150 characters. */
-#define HOP_ENDPOINT_MAX 150
-
-/* "METHOD:/path" without the query, cut at HOP_ENDPOINT_MAX bytes (never
- * inside a UTF-8 sequence). */
+/* "METHOD:/path" without the query, cut as tb_sw8_endpoint_path_len says. */
 static struct tb_iov hop_endpoint(struct tb_arena *arena, const struct tb_http_msg *req)
 {
     struct tb_iov path = req->target;
@@ -36,19 +33,14 @@ static struct tb_iov hop_endpoint(struct tb_arena *arena, const struct tb_http_m
 
     if (query != NULL)
         path.len = (size_t)(query - path.base);
+    path.len = tb_sw8_endpoint_path_len(req->method.len, path.base, path.len);
     len = req->method.len + 1 + path.len;
-    if (len > HOP_ENDPOINT_MAX) {
-        len = HOP_ENDPOINT_MAX;
-        while (len > req->method.len + 1 &&
-               ((unsigned char)path.base[len - req->method.len - 1] & 0xc0) == 0x80)
-            len--;
-    }
     buf = tb_arena_alloc(arena, len);
     if (buf == NULL)
         return (struct tb_iov){NULL, 0};
     memcpy(buf, req->method.base, req->method.len);
     buf[req->method.len] = ':';
-    memcpy(buf + req->method.len + 1, path.base, len - req->method.len - 1);
+    memcpy(buf + req->method.len + 1, path.base, path.len);
     return (struct tb_iov){buf, len};
 }
 

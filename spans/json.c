@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * The JSON writer of the span encoders, and the span attribute list they
- * share. The UTF-8 repair here is private to the JSON writer; it does the
- * same job as tb_buf_append_utf8 (spans/utf8.c) for the protobuf encoder and
- * the two can be merged.
+ * share. UTF-8 repair follows spans/utf8.h, as the protobuf encoder's does.
  */
 #include "spans/json.h"
 
@@ -12,52 +10,24 @@
 
 #include "common/tb.h"
 #include "propagators/propagator.h"
+#include "spans/utf8.h"
 
 static const char hex_digits[] = "0123456789abcdef";
 
 /* ------------------------------------------------------------------------ */
 /* Strings                                                                  */
 
-/*
- * Length of the well-formed UTF-8 sequence at `s[0..n)` (Unicode Table 3-7),
- * or 0 when it is ill-formed; then `*bad` is the length of its maximal
- * subpart (at least 1): the bytes one U+FFFD replaces (Unicode §3.9, the
- * "U+FFFD substitution of maximal subparts" practice WHATWG also uses).
- */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+/* Length of the well-formed UTF-8 sequence at `s[0..n)` whose lead byte is
+ * not ASCII, or 0 when it is ill-formed (then tb_utf8_invalid_len says how
+ * many bytes one U+FFFD replaces). One sequence only: the ASCII after it may
+ * need escaping. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t need, i;
+    size_t need = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
 
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else {
-        *bad = 1; /* a continuation byte, C0, C1 or F5..FF */
-        return 0;
-    }
-    for (i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *bad = i;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xbf;
-    }
-    return need + 1;
+    if (need > n)
+        need = n;
+    return tb_utf8_valid_prefix((const char *)s, need) == need && need >= 2 ? need : 0;
 }
 
 void tb_json_escape(struct tb_buf *out, const char *s, size_t len)
@@ -67,20 +37,20 @@ void tb_json_escape(struct tb_buf *out, const char *s, size_t len)
 
     while (i < len) {
         unsigned char c = p[i];
-        size_t n, bad;
+        size_t n;
 
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++;
             continue;
         }
-        if (c >= 0x80 && (n = utf8_seq(p + i, len - i, &bad)) != 0) {
+        if (c >= 0x80 && (n = utf8_seq(p + i, len - i)) != 0) {
             i += n;
             continue;
         }
         tb_buf_append(out, p + run, i - run);
         if (c >= 0x80) {
-            tb_buf_append(out, "\xef\xbf\xbd", 3); /* U+FFFD */
-            i += bad;
+            tb_buf_append(out, TB_UTF8_REPLACEMENT, TB_UTF8_REPLACEMENT_LEN);
+            i += tb_utf8_invalid_len((const char *)p + i, len - i);
         } else if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
 

@@ -12,6 +12,7 @@
 
 #include "common/tb.h"
 #include "spans/encode.h"
+#include "propagators/sw8.h"
 #include "spans/json.h"
 
 /*
@@ -22,26 +23,16 @@
  */
 #define SW_COMPONENT_HTTP 49
 
-/* sw8 caps the parent endpoint at 150 characters; the hop cuts the
- * endpoint it sends downstream the same way (proxy/hop.c), and the Entry
- * span's operation name must equal it for the OAP to join the two. */
-#define SW_ENDPOINT_MAX 150
-
 #define SW_ENTRY_SPAN_ID 0
 #define SW_EXIT_SPAN_ID 1
 
-/* The string "METHOD:/path", cut at SW_ENDPOINT_MAX bytes but never inside a
- * UTF-8 sequence. */
+/* The string "METHOD:/path", cut as the hop cut the parent endpoint of the
+ * sw8 it sent downstream: the OAP joins the two segments on it. */
 static void write_endpoint(struct tb_json *j, const struct tb_span *s)
 {
     size_t method_len = TB_SPAN_FIELD_LEN(s, method);
-    size_t path_len = TB_SPAN_FIELD_LEN(s, path);
+    size_t path_len = tb_sw8_endpoint_path_len(method_len, s->path, TB_SPAN_FIELD_LEN(s, path));
 
-    if (method_len + 1 + path_len > SW_ENDPOINT_MAX) {
-        path_len = method_len + 1 < SW_ENDPOINT_MAX ? SW_ENDPOINT_MAX - method_len - 1 : 0;
-        while (path_len > 0 && ((unsigned char)s->path[path_len] & 0xc0) == 0x80)
-            path_len--;
-    }
     tb_json_string_begin(j);
     tb_json_string_append(j, s->method, method_len);
     tb_json_string_append(j, ":", 1);

@@ -96,98 +96,10 @@ def unb64url(s, what):
         raise AssertionError("%s: %r is not base64url of UTF-8 (%s)" % (what, s, e))
 
 
-# ------------------------------------------------- SkyWalking id mapping (§8.4)
-
-
-def _uuid_bytes(s):
-    """google/uuid Parse for the forms swTraceIDToTraceID can meet (<= 36
-    chars): 36 with dashes, or 32 hex digits; any case. None on error."""
-    if len(s) == 36:
-        if any(s[i] != "-" for i in (8, 13, 18, 23)):
-            return None
-        s = s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-    if len(s) != 32:
-        return None
-    try:
-        return bytes.fromhex(s)
-    except ValueError:
-        return None
-
-
-def _atoi(s):
-    digits = s[1:] if s[:1] in ("+", "-") else s
-    if not digits or not (digits.isascii() and digits.isdigit()):
-        return None
-    return int(s)
-
-
-def sw_string_to_uuid(s, extra):
-    """swStringToUUID of the collector's skywalkingreceiver (protocols.md §8.4)."""
-    if len(s) < 32:
-        return bytes(16)
-    try:
-        uid = bytearray(bytes.fromhex(s[:32]))
-    except ValueError:
-        return bytes(16)
-    for i in range(4):
-        uid[i] ^= (extra >> (8 * i)) & 0xff
-    if len(s) == 32:
-        return bytes(uid)
-    first, last = s.find("."), s.rfind(".")
-    if first != 32 or last == first:
-        return bytes(16)
-    mid, lst = _atoi(s[first + 1:last]), _atoi(s[last + 1:])
-    if mid is None or lst is None:
-        return bytes(16)
-    mid &= 0xffffffff
-    lst &= 0xffffffffffffffff
-    for i in range(4):
-        uid[4 + i] ^= (mid >> (8 * i)) & 0xff
-    for i in range(8):
-        uid[8 + i] ^= (lst >> (8 * i)) & 0xff
-    return bytes(uid)
-
-
-def sw_trace_id_to_trace_id(s):
-    """swTraceIDToTraceID: 32 hex digits; all zero means 'no mapping'."""
-    if len(s) <= 36:
-        return (_uuid_bytes(s) or bytes(16)).hex()
-    return sw_string_to_uuid(s, 0).hex()
-
-
-def segment_id_to_span_id(segment, span):
-    """segmentIDToSpanID: 16 hex digits; all zero means 'no mapping'."""
-    if len(segment) < 32:
-        return bytes(8).hex()
-    u = sw_string_to_uuid(segment, span & 0xffffffff)
-    return bytes(u[i] ^ u[i + 8] for i in range(8)).hex()
-
-
-def sw_trace_id_map(s):
-    """tracebridge's 128-bit id for a SkyWalking trace id (§8.5): the
-    collector mapping, else the first 16 bytes of SHA-256. (trace, hashed)."""
-    t = sw_trace_id_to_trace_id(s)
-    if int(t, 16):
-        return t, False
-    return hashlib.sha256(s.encode("utf-8")).hexdigest()[:32], True
-
-
-# Self-check of the Python port against protocols.md §16 vectors 43-48, so a
-# wrong port can never pass or fail a proxy check by accident.
-assert sw_trace_id_to_trace_id("de5980b8-fce3-4a37-aab9-b4ac3af7eedd") == "de5980b8fce34a37aab9b4ac3af7eedd"
-assert sw_trace_id_to_trace_id("de5980b8fce34a37aab9b4ac3af7eedd.1.16563474296430001") \
-    == "de5980b8fde34a371be41bcd5e2fd4dd"
-assert sw_trace_id_to_trace_id("de59") == "0" * 32
-assert segment_id_to_span_id("4f2f27748b8e44ecaf18fe0347194e86.33.16560607369950066", 123) == "e9c455a82542306a"
-assert segment_id_to_span_id("4f2f27748b8e44ecaf18fe0347194e86", 123) == "9b37d977cc970a6a"
-assert segment_id_to_span_id("16560607369950066", 12) == "0" * 16
-assert segment_id_to_span_id("de5980b8fce34a37aab9b4ac3af7eedd.1.16563474296430000", 2) == "c6bd9b75a3cc9eea"
-assert segment_id_to_span_id("00f067aa0ba902b70000000000000000", 0) == "00f067aa0ba902b7"
-
-
-def sw8_value(sample, trace, segment, span, service, instance, endpoint, target):
-    return "-".join([str(sample), b64(trace), b64(segment), str(span), b64(service), b64(instance),
-                     b64(endpoint), b64(target)])
+# SkyWalking id mapping (§8.4, self-checked against §16 vectors 43-48 when
+# lib/sw.py loads) and sw8 values.
+from lib.sw import (segment_id_to_span_id, sw8_value, sw_string_to_uuid,  # noqa: E402,F401
+                    sw_trace_id_map, sw_trace_id_to_trace_id)
 
 
 # protocols.md §16 vector 47: a Java-agent sw8.
