@@ -22,30 +22,107 @@ struct tb_address {
     char port[8];
 };
 
+#define TB_CONFIG_ID_MAX 64 /* listener, route and cluster names, NUL included */
+
+/* Edge trust: what a listener does with the trace context a client sends. */
+enum tb_trust {
+    TB_TRUST_TRUST = 0,        /* continue the incoming trace (the default) */
+    TB_TRUST_IGNORE = 1,       /* drop it: a new root, as if nothing came */
+    TB_TRUST_RESTART_LINK = 2, /* a new root that links to the incoming context */
+};
+
+/* Which keys of a route's `propagation` block were set (the others inherit
+ * the top-level policy when the configuration is finished). */
+#define TB_ROUTE_SET_EXTRACT 0x01u
+#define TB_ROUTE_SET_INJECT 0x02u
+#define TB_ROUTE_SET_CLEAR 0x04u
+#define TB_ROUTE_SET_MODE 0x08u
+#define TB_ROUTE_SET_SAMPLER 0x10u
+
+struct tb_route_config {
+    char name[TB_CONFIG_ID_MAX]; /* metrics label and span name; "" → the method is the span name */
+    char host[256];              /* "" matches any Host; "*.example.com" a suffix; else exact
+                                    (case-insensitive, port ignored) */
+    char path_prefix[512];       /* "/" by default; matched byte for byte on the path */
+    char cluster_name[TB_CONFIG_ID_MAX];
+    unsigned cluster;                  /* index in tb_config.clusters, set by tb_config_finish */
+    uint32_t set;                      /* TB_ROUTE_SET_* given for this route */
+    struct tb_prop_policy propagation; /* effective after tb_config_finish */
+    struct tb_sampler sampler;         /* effective after tb_config_finish */
+    uint64_t connect_timeout_ms;       /* 0 until finished: then the top-level value if unset */
+    uint64_t upstream_timeout_ms;
+    unsigned source_line; /* file line of the route, 0 when made from flags */
+};
+
+struct tb_listener_config {
+    char name[TB_CONFIG_ID_MAX];
+    struct tb_address address;
+    unsigned role; /* enum tb_span_kind: SERVER (inbound) or CLIENT (outbound) */
+    enum tb_trust trust;
+    struct tb_route_config *routes; /* first match wins, in file order */
+    size_t num_routes;
+    unsigned source_line;
+};
+
+struct tb_cluster_config {
+    char name[TB_CONFIG_ID_MAX];
+    struct tb_address *endpoints; /* picked round-robin */
+    size_t num_endpoints;
+    unsigned eject_after;  /* consecutive connect failures that eject an endpoint (default 1) */
+    uint64_t eject_base_ms; /* first ejection; doubles per ejection in a row (default 1000) */
+    uint64_t eject_max_ms;  /* cap of the back-off (default 30000) */
+    unsigned source_line;
+};
+
+enum tb_access_log_format {
+    TB_ACCESS_LOG_JSON = 0,     /* one JSON object per line, docs/access-log.md */
+    TB_ACCESS_LOG_TEMPLATE = 1, /* access_log_template with $variables */
+};
+
 struct tb_config {
-    struct tb_address listen;
-    struct tb_address upstream;
+    char file[512]; /* -c FILE, "" when none */
+    struct tb_address listen;   /* --listen: with --upstream, one listener "main" */
+    struct tb_address upstream; /* --upstream: one cluster "default" */
+    int have_listen, have_upstream;
+    struct tb_listener_config *listeners; /* owned; see tb_config_free */
+    size_t num_listeners;
+    struct tb_cluster_config *clusters;
+    size_t num_clusters;
     unsigned workers;
     uint64_t connect_timeout_ms;       /* upstream connect */
     uint64_t header_timeout_ms;        /* a whole request head, from its first byte */
     uint64_t upstream_timeout_ms;      /* between two reads from the upstream, and sends to it */
     uint64_t idle_timeout_ms;          /* keep-alive, both sides; client sends and reads */
     uint64_t drain_timeout_ms;         /* SIGTERM/SIGINT: time left for in-flight requests */
+    uint64_t shutdown_delay_ms;        /* SIGTERM: /readyz is 503 this long before the drain */
     size_t max_header_size;            /* request head in bytes → 431 */
     size_t max_request_line;           /* request line in bytes → 414 */
     unsigned max_idle_upstream;        /* idle pooled upstream connections per worker */
     unsigned log_level;                /* enum tb_log_level */
     struct tb_prop_policy propagation; /* --extract, --propagators, --inject-mode, --clear */
     char service_name[TB_CONFIG_NAME_MAX]; /* sw8 parent service; "tracebridge" by default */
-    char service_instance[TB_CONFIG_NAME_MAX];
-    unsigned role;                  /* enum tb_span_kind: SERVER (inbound) or CLIENT (outbound) */
+    char service_instance[TB_CONFIG_NAME_MAX]; /* sw8 parent instance; "<pid>@<host>" when empty */
+    unsigned role;                  /* default listener role: enum tb_span_kind */
+    enum tb_trust trust;            /* default listener trust */
     struct tb_export_config export; /* exporters, endpoints, batching (OTEL_BSP_*) */
     int exporters_named;            /* --exporter or TRACEBRIDGE_EXPORTERS was given */
     struct tb_sampler sampler;      /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
     unsigned max_root_spans_per_second; /* 0: unlimited */
-    char resource_attributes[2048];
-    /* OTEL_RESOURCE_ATTRIBUTES, raw "k=v,k2=v2" */ /* sw8 parent instance; "<pid>@<host>" when
-                                                       empty */
+    char resource_attributes[2048];     /* OTEL_RESOURCE_ATTRIBUTES, raw "k=v,k2=v2" */
+    /* admin listener: /healthz /readyz /config /metrics */
+    int admin_enabled;         /* 1 by default; --admin off clears it */
+    struct tb_address admin;   /* 127.0.0.1:9901 by default */
+    /* access log */
+    char access_log[512];      /* "" off (default), "-" standard output, else a file path */
+    enum tb_access_log_format access_log_format;
+    char access_log_template[1024];
+    size_t access_log_buffer;     /* bytes buffered per worker before a write (default 0) */
+    uint64_t access_log_flush_ms; /* buffered lines wait at most this long (default 1000) */
+    /* dynamic degradation */
+    int degrade_enabled;          /* 1 by default */
+    unsigned degrade_queue_high;  /* export queue fill, percent, that counts as saturated (80) */
+    uint64_t degrade_lag_ms;      /* event-loop lag that counts as overload (100) */
+    uint64_t degrade_recover_ms;  /* calm time before stepping back one level (5000) */
 };
 
 /** Fills `cfg` with the documented defaults (no listen or upstream address). */
@@ -88,6 +165,30 @@ int tb_config_finish(struct tb_config *cfg, FILE *err);
  */
 enum tb_config_cli_result tb_config_parse_flags(struct tb_config *cfg, int argc, char **argv,
                                                 FILE *out, FILE *err);
+
+/**
+ * The whole load, in precedence order: defaults, then the YAML file named by
+ * `-c FILE` / `--config FILE` (found in argv first), then the environment
+ * through `get` (OTEL_* and TRACEBRIDGE_*), then the flags, then
+ * tb_config_finish. Used at startup and again on SIGHUP with the same argv.
+ * Errors name file:line:column, the variable or the flag, and go to `err`;
+ * --help and --version print to `out`. On TB_CONFIG_CLI_ERROR `cfg` holds
+ * nothing to free. On success the caller owns what `cfg` points to and
+ * releases it with tb_config_free.
+ */
+enum tb_config_cli_result tb_config_load(struct tb_config *cfg, int argc, char **argv,
+                                         const char *(*get)(const char *name), FILE *out,
+                                         FILE *err);
+
+/** Frees the listeners, routes and clusters of `cfg` (not `cfg` itself). */
+void tb_config_free(struct tb_config *cfg);
+
+/**
+ * Writes the effective configuration of a finished `cfg` as one JSON object
+ * (every key of docs/configuration.md, durations in seconds) to `out`, then
+ * a newline. For `check-config` and the admin endpoint /config.
+ */
+void tb_config_write_json(const struct tb_config *cfg, FILE *out);
 
 /** Writes "host:port", bracketing IPv6 literals, into `buf` (NUL-terminated). */
 void tb_address_format(const struct tb_address *addr, char *buf, size_t buf_size);
