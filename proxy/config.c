@@ -448,9 +448,82 @@ bad:
     return -1;
 }
 
+/* --listen and --upstream alone make listener "main" with route "default"
+ * (every Host, every path) to cluster "default" of one endpoint. */
+static void synthesize_flag_listener(struct tb_config *cfg)
+{
+    struct tb_listener_config *l;
+    struct tb_route_config *r;
+    struct tb_cluster_config *k;
+
+    cfg->listeners = l = tb_xcalloc(1, sizeof(*l));
+    cfg->num_listeners = 1;
+    snprintf(l->name, sizeof(l->name), "main");
+    l->address = cfg->listen;
+    l->role = cfg->role;
+    l->trust = cfg->trust;
+    l->routes = r = tb_xcalloc(1, sizeof(*r));
+    l->num_routes = 1;
+    snprintf(r->name, sizeof(r->name), "default");
+    snprintf(r->path_prefix, sizeof(r->path_prefix), "/");
+    snprintf(r->cluster_name, sizeof(r->cluster_name), "default");
+    cfg->clusters = k = tb_xcalloc(1, sizeof(*k));
+    cfg->num_clusters = 1;
+    snprintf(k->name, sizeof(k->name), "default");
+    k->endpoints = tb_xcalloc(1, sizeof(*k->endpoints));
+    k->endpoints[0] = cfg->upstream;
+    k->num_endpoints = 1;
+    k->eject_after = 1;
+    k->eject_base_ms = 1000;
+    k->eject_max_ms = 30000;
+}
+
+/* Every route gets its cluster index, its effective policy, sampler and
+ * timeouts, so the data path never looks anything up. */
+static void resolve_routes(struct tb_config *cfg)
+{
+    for (size_t i = 0; i < cfg->num_listeners; i++) {
+        struct tb_listener_config *l = &cfg->listeners[i];
+
+        for (size_t j = 0; j < l->num_routes; j++) {
+            struct tb_route_config *r = &l->routes[j];
+
+            for (size_t k = 0; k < cfg->num_clusters; k++)
+                if (strcmp(cfg->clusters[k].name, r->cluster_name) == 0)
+                    r->cluster = (unsigned)k;
+            if (!(r->set & (TB_ROUTE_SET_EXTRACT | TB_ROUTE_SET_INJECT | TB_ROUTE_SET_CLEAR |
+                            TB_ROUTE_SET_MODE)))
+                r->propagation = cfg->propagation;
+            if (!(r->set & TB_ROUTE_SET_SAMPLER))
+                r->sampler = cfg->sampler;
+            if (r->connect_timeout_ms == 0)
+                r->connect_timeout_ms = cfg->connect_timeout_ms;
+            if (r->upstream_timeout_ms == 0)
+                r->upstream_timeout_ms = cfg->upstream_timeout_ms;
+        }
+    }
+}
+
+void tb_config_free(struct tb_config *cfg)
+{
+    for (size_t i = 0; i < cfg->num_listeners; i++)
+        tb_free(cfg->listeners[i].routes);
+    for (size_t i = 0; i < cfg->num_clusters; i++)
+        tb_free(cfg->clusters[i].endpoints);
+    tb_free(cfg->listeners);
+    tb_free(cfg->clusters);
+    cfg->listeners = NULL;
+    cfg->clusters = NULL;
+    cfg->num_listeners = cfg->num_clusters = 0;
+}
+
 int tb_config_finish(struct tb_config *cfg, FILE *err)
 {
     struct tb_export_config *ex = &cfg->export;
+
+    if (cfg->num_listeners == 0 && cfg->have_listen && cfg->have_upstream)
+        synthesize_flag_listener(cfg);
+    resolve_routes(cfg);
 
     if (!cfg->exporters_named) {
         ex->enabled = 0;
@@ -744,6 +817,8 @@ enum tb_config_cli_result tb_config_parse_cli(struct tb_config *cfg, int argc, c
 
     if (r != TB_CONFIG_CLI_RUN)
         return r;
+    cfg->have_listen = have_listen;
+    cfg->have_upstream = have_upstream;
     if (!have_listen || !have_upstream) {
         fprintf(err, "tracebridge: %s is required (see --help)\n",
                 !have_listen ? "--listen HOST:PORT" : "--upstream HOST:PORT");

@@ -51,7 +51,8 @@ struct tb_route_config {
     struct tb_sampler sampler;         /* effective after tb_config_finish */
     uint64_t connect_timeout_ms;       /* 0 until finished: then the top-level value if unset */
     uint64_t upstream_timeout_ms;
-    unsigned source_line; /* file line of the route, 0 when made from flags */
+    unsigned source_line;  /* file line of the route, 0 when made from flags */
+    unsigned metrics_slot; /* set by the metrics registry (proxy/metrics.h) */
 };
 
 struct tb_listener_config {
@@ -62,16 +63,18 @@ struct tb_listener_config {
     struct tb_route_config *routes; /* first match wins, in file order */
     size_t num_routes;
     unsigned source_line;
+    unsigned metrics_slot;
 };
 
 struct tb_cluster_config {
     char name[TB_CONFIG_ID_MAX];
     struct tb_address *endpoints; /* picked round-robin */
     size_t num_endpoints;
-    unsigned eject_after;  /* consecutive connect failures that eject an endpoint (default 1) */
+    unsigned eject_after;   /* consecutive connect failures that eject an endpoint (default 1) */
     uint64_t eject_base_ms; /* first ejection; doubles per ejection in a row (default 1000) */
     uint64_t eject_max_ms;  /* cap of the back-off (default 30000) */
     unsigned source_line;
+    unsigned metrics_slot;
 };
 
 enum tb_access_log_format {
@@ -80,7 +83,7 @@ enum tb_access_log_format {
 };
 
 struct tb_config {
-    char file[512]; /* -c FILE, "" when none */
+    char file[512];             /* -c FILE, "" when none */
     struct tb_address listen;   /* --listen: with --upstream, one listener "main" */
     struct tb_address upstream; /* --upstream: one cluster "default" */
     int have_listen, have_upstream;
@@ -100,29 +103,29 @@ struct tb_config {
     unsigned max_idle_upstream;        /* idle pooled upstream connections per worker */
     unsigned log_level;                /* enum tb_log_level */
     struct tb_prop_policy propagation; /* --extract, --propagators, --inject-mode, --clear */
-    char service_name[TB_CONFIG_NAME_MAX]; /* sw8 parent service; "tracebridge" by default */
+    char service_name[TB_CONFIG_NAME_MAX];     /* sw8 parent service; "tracebridge" by default */
     char service_instance[TB_CONFIG_NAME_MAX]; /* sw8 parent instance; "<pid>@<host>" when empty */
-    unsigned role;                  /* default listener role: enum tb_span_kind */
-    enum tb_trust trust;            /* default listener trust */
-    struct tb_export_config export; /* exporters, endpoints, batching (OTEL_BSP_*) */
-    int exporters_named;            /* --exporter or TRACEBRIDGE_EXPORTERS was given */
-    struct tb_sampler sampler;      /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
-    unsigned max_root_spans_per_second; /* 0: unlimited */
-    char resource_attributes[2048];     /* OTEL_RESOURCE_ATTRIBUTES, raw "k=v,k2=v2" */
+    unsigned role;                             /* default listener role: enum tb_span_kind */
+    enum tb_trust trust;                       /* default listener trust */
+    struct tb_export_config export;            /* exporters, endpoints, batching (OTEL_BSP_*) */
+    int exporters_named;                       /* --exporter or TRACEBRIDGE_EXPORTERS was given */
+    struct tb_sampler sampler;                 /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
+    unsigned max_root_spans_per_second;        /* 0: unlimited */
+    char resource_attributes[2048];            /* OTEL_RESOURCE_ATTRIBUTES, raw "k=v,k2=v2" */
     /* admin listener: /healthz /readyz /config /metrics */
-    int admin_enabled;         /* 1 by default; --admin off clears it */
-    struct tb_address admin;   /* 127.0.0.1:9901 by default */
+    int admin_enabled;       /* 1 by default; --admin off clears it */
+    struct tb_address admin; /* 127.0.0.1:9901 by default */
     /* access log */
-    char access_log[512];      /* "" off (default), "-" standard output, else a file path */
+    char access_log[512]; /* "" off (default), "-" standard output, else a file path */
     enum tb_access_log_format access_log_format;
     char access_log_template[1024];
     size_t access_log_buffer;     /* bytes buffered per worker before a write (default 0) */
     uint64_t access_log_flush_ms; /* buffered lines wait at most this long (default 1000) */
     /* dynamic degradation */
-    int degrade_enabled;          /* 1 by default */
-    unsigned degrade_queue_high;  /* export queue fill, percent, that counts as saturated (80) */
-    uint64_t degrade_lag_ms;      /* event-loop lag that counts as overload (100) */
-    uint64_t degrade_recover_ms;  /* calm time before stepping back one level (5000) */
+    int degrade_enabled;         /* 1 by default */
+    unsigned degrade_queue_high; /* export queue fill, percent, that counts as saturated (80) */
+    uint64_t degrade_lag_ms;     /* event-loop lag that counts as overload (100) */
+    uint64_t degrade_recover_ms; /* calm time before stepping back one level (5000) */
 };
 
 /** Fills `cfg` with the documented defaults (no listen or upstream address). */

@@ -67,6 +67,7 @@ struct conn_request {
     struct tb_http_msg resp;
     size_t head_scanned;                 /* bytes of input already searched for the head's end */
     struct tb_hop_state *hop;            /* trace context in and out, in the request arena */
+    const struct tb_route_config *route; /* the route matched by the request head */
     uint64_t start_ns;                   /* wall clock at the first request byte, for the span */
     uint64_t error_body_bytes;           /* body of the proxy's own error response */
     bool upstream_reached;               /* a connected upstream socket carried this request */
@@ -76,6 +77,7 @@ struct conn_request {
 struct tb_conn {
     struct tb_list link; /* in worker->conns */
     struct tb_worker *worker;
+    const struct tb_listener_config *listener; /* the listener that accepted it */
     struct bufferevent *client;
     struct tb_upstream *up;    /* attached upstream connection, or NULL */
     struct tb_arena *arena;    /* NULL while idle */
@@ -466,6 +468,7 @@ static void conn_start_exchange(struct tb_conn *c)
         c->flags |= TB_CONN_F_UPGRADE;
     if ((req->flags & TB_MSG_F_KEEP_ALIVE) && !w->draining)
         c->flags |= TB_CONN_F_KEEP_ALIVE;
+    c->r->route = &c->listener->routes[0];
     if (conn_rewrite_request(c) != TB_OK) {
         conn_reply_error(c, &tb_reason_header_too_large); /* conn may be freed */
         return;
@@ -1023,6 +1026,7 @@ void tb_conn_accept(struct tb_worker *w, int fd, const struct sockaddr *peer, so
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c = tb_xcalloc(1, sizeof(*c));
     c->worker = w;
+    c->listener = &w->cfg->listeners[0];
     if (peer_len <= sizeof(c->peer))
         memcpy(&c->peer, peer, peer_len);
     c->client = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);

@@ -295,6 +295,7 @@ int main(int argc, char **argv)
                      &export_stats);
     log_export_stats(&cfg, &export_stats, workers, started);
     tb_free(workers);
+    tb_config_free(&cfg);
     libevent_global_shutdown();
     if (status == 0)
         tb_log(TB_LOG_INFO, "exit", " status=0");
