@@ -68,8 +68,8 @@ static void test_tb_route_match__no_route(void **state)
     assert_null(tb_route_match(&only_api, IOV("api.example.com"), IOV("/v2/")));
     assert_null(tb_route_match(&only_api, IOV("web.example.com"), IOV("/v1/")));
     assert_null(tb_route_match(&only_api, IOV(""), IOV("/v1/")));
-    assert_non_null(
-        tb_route_match(&only_api, IOV("api.example.com."), IOV("/v1/")) == NULL ? &only_api : NULL);
+    /* A trailing dot makes another name for the matcher. */
+    assert_null(tb_route_match(&only_api, IOV("api.example.com."), IOV("/v1/")));
 }
 
 static void test_tb_route_host_name__ports_and_brackets(void **state)
