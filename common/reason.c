@@ -23,6 +23,7 @@ REASON(header_too_large, 431, "request header fields too large");
 REASON(header_timeout, 408, "request header not received in time");
 REASON(body_timeout, 408, "request body not received in time");
 REASON(request_too_large, 500, "request needs more memory than allowed");
+REASON(no_route, 404, "no route for this host and path");
 REASON(version_not_supported, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
 
 REASON(upstream_refused, 502, "upstream refused the connection");

@@ -30,6 +30,7 @@ extern const struct tb_reason tb_reason_header_too_large;      /* 431 */
 extern const struct tb_reason tb_reason_header_timeout;        /* 408 */
 extern const struct tb_reason tb_reason_body_timeout;          /* 408 */
 extern const struct tb_reason tb_reason_request_too_large;     /* 500: arena exhausted */
+extern const struct tb_reason tb_reason_no_route;             /* 404: no route matched */
 extern const struct tb_reason tb_reason_version_not_supported; /* 505 */
 
 /* Upstream failures (502 / 504) */

@@ -24,7 +24,10 @@
 #include "common/tb.h"
 #include "parsers/http1.h"
 #include "proxy/config.h"
+#include "proxy/cluster.h"
 #include "proxy/conn.h"
+#include "proxy/gen.h"
+#include "proxy/route.h"
 #include "proxy/hop.h"
 #include "proxy/log.h"
 #include "proxy/upstream.h"
@@ -65,19 +68,25 @@ struct conn_request {
     struct tb_http1_parser resp_parser;
     struct tb_http_msg req;
     struct tb_http_msg resp;
-    size_t head_scanned;                 /* bytes of input already searched for the head's end */
-    struct tb_hop_state *hop;            /* trace context in and out, in the request arena */
-    const struct tb_route_config *route; /* the route matched by the request head */
-    uint64_t start_ns;                   /* wall clock at the first request byte, for the span */
-    uint64_t error_body_bytes;           /* body of the proxy's own error response */
-    bool upstream_reached;               /* a connected upstream socket carried this request */
-    const struct tb_reason *proxy_error; /* why the proxy answered or closed on its own */
+    size_t head_scanned;                    /* bytes of input already searched for the head's end */
+    struct tb_hop_state *hop;               /* trace context in and out, in the request arena */
+    struct tb_gen *gen;                     /* the generation the request began on */
+    const struct tb_route_config *route;    /* the route matched by the request head */
+    struct tb_cluster *cluster;             /* the route's cluster, NULL until routed */
+    struct tb_endpoint *endpoint;           /* the endpoint of the current upstream attempt */
+    uint64_t endpoints_tried;               /* bit per endpoint index: connect attempts made */
+    struct timeval tv_connect, tv_upstream; /* the route's timeouts */
+    uint64_t start_ns;                      /* wall clock at the first request byte, for the span */
+    uint64_t error_body_bytes;              /* body of the proxy's own error response */
+    bool upstream_reached;                  /* a connected upstream socket carried this request */
+    const struct tb_reason *proxy_error;    /* why the proxy answered or closed on its own */
 };
 
 struct tb_conn {
     struct tb_list link; /* in worker->conns */
     struct tb_worker *worker;
-    const struct tb_listener_config *listener; /* the listener that accepted it */
+    struct tb_worker_listener *wl;             /* the worker's listener that accepted it */
+    const struct tb_listener_config *listener; /* its configuration for the current request */
     struct bufferevent *client;
     struct tb_upstream *up;    /* attached upstream connection, or NULL */
     struct tb_arena *arena;    /* NULL while idle */
@@ -176,6 +185,7 @@ static void conn_finish_hop(struct tb_conn *c)
         r->error_body_bytes != 0 ? r->error_body_bytes : r->resp_parser.body_bytes;
     o.client = &c->peer.sa;
     o.upstream_reached = r->upstream_reached;
+    o.upstream = r->endpoint != NULL ? (const struct sockaddr *)&r->endpoint->addr : NULL;
     tb_hop_finish(c->worker, &r->req, r->hop, &o);
     r->hop = NULL;
 }
@@ -183,12 +193,24 @@ static void conn_finish_hop(struct tb_conn *c)
 /* Ends the current request: the arena goes back to the worker's cache. */
 static void conn_end_request(struct tb_conn *c)
 {
+    struct tb_gen *gen = c->r != NULL ? c->r->gen : NULL;
+
     conn_finish_hop(c);
     if (c->arena != NULL) {
         tb_worker_arena_put(c->worker, c->arena);
         c->arena = NULL;
     }
     c->r = NULL;
+    /* Last: this may free the generation the request's route lives in. */
+    if (gen != NULL)
+        tb_worker_request_end(c->worker, gen);
+}
+
+/* No new request on this connection: the proxy drains, or a reload removed
+ * its listener. */
+static bool conn_must_close(const struct tb_conn *c)
+{
+    return c->worker->draining || c->wl->removed;
 }
 
 /* The only function that frees a connection. Idempotence is not needed: a
@@ -206,8 +228,8 @@ static void conn_free(struct tb_conn *c, const struct tb_reason *reason)
     c->client = NULL;
     tb_list_unlink(&c->link);
     w->num_conns--;
+    tb_worker_listener_conn_closed(c->wl);
     tb_free(c);
-    tb_worker_on_conn_closed(w);
 }
 
 /* Closes the connection now, dropping unsent output: used when the client
@@ -313,6 +335,8 @@ static void conn_begin_request(struct tb_conn *c)
     c->r = tb_arena_alloc(c->arena, sizeof(*c->r));
     TB_ASSERT(c->r != NULL); /* the first block always holds it */
     memset(c->r, 0, sizeof(*c->r));
+    c->r->gen = tb_worker_request_begin(w);
+    c->listener = c->wl->cfg;
     c->r->start_ns = tb_hop_now_ns();
     tb_http1_parser_init(&c->r->req_parser, TB_HTTP1_REQUEST);
     c->flags &= TB_CONN_F_SERVED;
@@ -343,7 +367,6 @@ static int conn_send_request_head(struct tb_conn *c)
  * the trace-context headers rewritten for the hop. */
 static int conn_rewrite_request(struct tb_conn *c)
 {
-    struct tb_worker *w = c->worker;
     struct tb_http_msg *req = &c->r->req;
     struct tb_headers *h = &req->headers;
     char ip[INET6_ADDRSTRLEN];
@@ -364,7 +387,8 @@ static int conn_rewrite_request(struct tb_conn *c)
             return TB_ENOSPC;
     } else if (tb_headers_find_token(h, TB_HDR_HOST, 0) < 0) {
         /* HTTP/1.0 without Host: the upstream speaks HTTP/1.1, which needs one. */
-        struct tb_iov authority = {w->upstream_authority, strlen(w->upstream_authority)};
+        const char *name = c->r->endpoint->authority;
+        struct tb_iov authority = {name, strlen(name)};
 
         if (tb_headers_add_known(c->arena, h, TB_HDR_HOST, TB_IOV_LIT("Host"), authority) != TB_OK)
             return TB_ENOSPC;
@@ -375,7 +399,8 @@ static int conn_rewrite_request(struct tb_conn *c)
         tb_headers_append_list(c->arena, h, TB_HDR_X_FORWARDED_PROTO,
                                TB_IOV_LIT("X-Forwarded-Proto"), TB_IOV_LIT("http")) != TB_OK)
         return TB_ENOSPC;
-    return tb_hop_rewrite(w, c->arena, req, &c->r->hop);
+    return tb_hop_rewrite(c->worker, c->listener, c->r->route, c->r->endpoint->authority, c->arena,
+                          req, &c->r->hop);
 }
 
 static void conn_attach_upstream(struct tb_conn *c, struct tb_upstream *up)
@@ -392,40 +417,121 @@ static void conn_attach_upstream(struct tb_conn *c, struct tb_upstream *up)
     if (up->is_connected && c->r != NULL)
         c->r->upstream_reached = true;
     if (up->is_connected)
-        bufferevent_set_timeouts(up->bev, NULL, &w->tv_upstream);
+        bufferevent_set_timeouts(up->bev, NULL, &c->r->tv_upstream);
     else
-        bufferevent_set_timeouts(up->bev, NULL, &w->tv_connect);
+        bufferevent_set_timeouts(up->bev, NULL, &c->r->tv_connect);
     bufferevent_enable(up->bev, EV_READ | EV_WRITE);
 }
 
-/* Attaches a pooled connection or starts a new one. Conn may be freed. */
+/* Chooses the request's next endpoint: round-robin over the cluster, skipping
+ * ejected endpoints and those this request already tried. Returns false when
+ * every endpoint was tried. */
+static bool conn_pick_endpoint(struct tb_conn *c)
+{
+    struct conn_request *r = c->r;
+    unsigned *cursor = &r->gen->workers[c->worker->id].rr_cursors[r->route->cluster];
+    size_t index;
+    struct tb_endpoint *ep =
+        tb_cluster_pick(r->cluster, cursor, r->endpoints_tried, tb_worker_now_ms(), &index);
+
+    if (ep == NULL)
+        return false;
+    r->endpoint = ep;
+    r->endpoints_tried |= UINT64_C(1) << index;
+    return true;
+}
+
+/* Records a failed connect to the current endpoint; logs an ejection. */
+static void conn_report_connect_failure(struct tb_conn *c, const struct tb_reason *reason)
+{
+    struct conn_request *r = c->r;
+
+    if (tb_endpoint_report(r->cluster, r->endpoint, false, tb_worker_now_ms()))
+        tb_log(TB_LOG_WARN, "endpoint_ejected", " cluster=%s endpoint=%s reason=%s",
+               r->cluster->cfg->name, r->endpoint->authority, reason->code);
+}
+
+/* Attaches a pooled connection to the request's endpoint or starts a new
+ * one; a connect that fails at once moves on to the next endpoint. Conn may
+ * be freed. */
 static int conn_open_upstream(struct tb_conn *c, int allow_pooled)
 {
-    struct tb_upstream *up = allow_pooled ? tb_upstream_take_idle(c->worker) : NULL;
+    struct tb_upstream *up = allow_pooled ? tb_upstream_take_idle(c->worker, c->r->endpoint) : NULL;
 
-    if (up == NULL) {
-        up = tb_upstream_connect(c->worker);
-        if (up == NULL) {
-            conn_reply_error(c, errno == ECONNREFUSED ? &tb_reason_upstream_refused
-                                                      : &tb_reason_upstream_unreachable);
+    while (up == NULL) {
+        const struct tb_reason *reason;
+
+        up = tb_upstream_connect(c->worker, c->r->endpoint);
+        if (up != NULL)
+            break;
+        reason =
+            errno == ECONNREFUSED ? &tb_reason_upstream_refused : &tb_reason_upstream_unreachable;
+        conn_report_connect_failure(c, reason);
+        if (!conn_pick_endpoint(c)) {
+            conn_reply_error(c, reason);
             return TB_EIO; /* conn may be freed */
         }
+        up = tb_upstream_take_idle(c->worker, c->r->endpoint);
     }
     conn_attach_upstream(c, up);
     return TB_OK;
 }
 
+/* A connect failed or timed out: nothing reached that endpoint, so the
+ * request moves, with the bytes already queued for it, to the next endpoint
+ * it has not tried (nginx's proxy_next_upstream error timeout). Conn may be
+ * freed. */
+static void conn_connect_failed(struct tb_conn *c, const struct tb_reason *reason)
+{
+    struct tb_upstream *failed = c->up;
+
+    conn_report_connect_failure(c, reason);
+    if (!conn_pick_endpoint(c)) {
+        conn_reply_error(c, reason); /* conn may be freed */
+        return;
+    }
+    c->up = NULL;
+    if (conn_open_upstream(c, 1) != TB_OK) {
+        tb_upstream_free(failed); /* conn may be freed */
+        return;
+    }
+    evbuffer_add_buffer(bufferevent_get_output(c->up->bev), bufferevent_get_output(failed->bev));
+    tb_upstream_free(failed);
+}
+
+/* Finds the request's route and its first endpoint. Returns false when no
+ * route matches. */
+static bool conn_route_request(struct tb_conn *c)
+{
+    struct conn_request *r = c->r;
+    const struct tb_http_msg *req = &r->req;
+    struct tb_iov host = req->authority;
+
+    if (!(req->flags & TB_MSG_F_ABSOLUTE_FORM)) {
+        ptrdiff_t i = tb_headers_find_token(&req->headers, TB_HDR_HOST, 0);
+
+        host = i >= 0 ? req->headers.entries[i].value : (struct tb_iov){"", 0};
+    }
+    r->route = tb_route_match(c->listener, host, req->target);
+    if (r->route == NULL)
+        return false;
+    r->cluster = &r->gen->clusters[r->route->cluster];
+    r->tv_connect.tv_sec = (time_t)(r->route->connect_timeout_ms / 1000);
+    r->tv_connect.tv_usec = (suseconds_t)(r->route->connect_timeout_ms % 1000 * 1000);
+    r->tv_upstream.tv_sec = (time_t)(r->route->upstream_timeout_ms / 1000);
+    r->tv_upstream.tv_usec = (suseconds_t)(r->route->upstream_timeout_ms % 1000 * 1000);
+    return conn_pick_endpoint(c); /* a cluster has at least one endpoint */
+}
+
 /* From now on a silent upstream is an error: the whole request is out. */
 static void conn_on_request_done(struct tb_conn *c)
 {
-    struct tb_worker *w = c->worker;
-
     c->flags |= TB_CONN_F_REQ_DONE;
     /* Keep reading the client to notice a disconnect; pipelined bytes wait
      * in the input buffer, bounded by the read watermark. */
     conn_set_client_timeouts(c, NULL);
     if (c->up != NULL && c->up->is_connected)
-        bufferevent_set_timeouts(c->up->bev, &w->tv_upstream, &w->tv_upstream);
+        bufferevent_set_timeouts(c->up->bev, &c->r->tv_upstream, &c->r->tv_upstream);
 }
 
 /* Streams request body bytes from the client input to the upstream output,
@@ -466,9 +572,12 @@ static void conn_start_exchange(struct tb_conn *c)
         c->flags |= TB_CONN_F_HEAD_METHOD;
     if (req->flags & TB_MSG_F_UPGRADE)
         c->flags |= TB_CONN_F_UPGRADE;
-    if ((req->flags & TB_MSG_F_KEEP_ALIVE) && !w->draining)
+    if ((req->flags & TB_MSG_F_KEEP_ALIVE) && !conn_must_close(c))
         c->flags |= TB_CONN_F_KEEP_ALIVE;
-    c->r->route = &c->listener->routes[0];
+    if (!conn_route_request(c)) {
+        conn_reply_error(c, &tb_reason_no_route); /* conn may be freed */
+        return;
+    }
     if (conn_rewrite_request(c) != TB_OK) {
         conn_reply_error(c, &tb_reason_header_too_large); /* conn may be freed */
         return;
@@ -568,7 +677,7 @@ static void conn_finish_exchange(struct tb_conn *c)
     }
     /* A response that ended before its request did leaves the rest of the
      * request body unread: the next request's start cannot be found. */
-    if (!req_done || !(c->flags & TB_CONN_F_KEEP_ALIVE) || w->draining) {
+    if (!req_done || !(c->flags & TB_CONN_F_KEEP_ALIVE) || conn_must_close(c)) {
         conn_flush_and_close(c); /* conn may be freed */
         return;
     }
@@ -606,7 +715,7 @@ static int conn_rewrite_response(struct tb_conn *c)
         r->resp_parser.on_body_arg = c;
         c->flags = (c->flags | TB_CONN_F_DECHUNK) & ~(uint32_t)TB_CONN_F_KEEP_ALIVE;
     }
-    if (c->worker->draining)
+    if (conn_must_close(c))
         c->flags &= ~(uint32_t)TB_CONN_F_KEEP_ALIVE;
     if (!(c->flags & TB_CONN_F_KEEP_ALIVE))
         return tb_headers_add_known(c->arena, &resp->headers, TB_HDR_CONNECTION,
@@ -952,8 +1061,8 @@ static void conn_on_upstream_closed(struct tb_conn *c)
     if (!c->up->is_connected) {
         int err = EVUTIL_SOCKET_ERROR();
 
-        conn_reply_error(c, err == ECONNREFUSED ? &tb_reason_upstream_refused
-                                                : &tb_reason_upstream_unreachable);
+        conn_connect_failed(c, err == ECONNREFUSED ? &tb_reason_upstream_refused
+                                                   : &tb_reason_upstream_unreachable);
         return; /* conn may be freed */
     }
     if (!(c->flags & TB_CONN_F_RESP_HEAD)) {
@@ -983,7 +1092,6 @@ static void conn_on_upstream_closed(struct tb_conn *c)
 static void conn_on_upstream_event(struct bufferevent *bev, short events, void *arg)
 {
     struct tb_conn *c = arg;
-    struct tb_worker *w = c->worker;
 
     if (events & BEV_EVENT_CONNECTED) {
         int one = 1;
@@ -992,8 +1100,9 @@ static void conn_on_upstream_event(struct bufferevent *bev, short events, void *
         if (c->r != NULL)
             c->r->upstream_reached = true;
         (void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        bufferevent_set_timeouts(bev, (c->flags & TB_CONN_F_REQ_DONE) ? &w->tv_upstream : NULL,
-                                 &w->tv_upstream);
+        bufferevent_set_timeouts(bev, (c->flags & TB_CONN_F_REQ_DONE) ? &c->r->tv_upstream : NULL,
+                                 &c->r->tv_upstream);
+        tb_endpoint_report(c->r->cluster, c->r->endpoint, true, tb_worker_now_ms());
         return;
     }
     if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
@@ -1009,7 +1118,7 @@ static void conn_on_upstream_event(struct bufferevent *bev, short events, void *
         return;
     }
     if (!c->up->is_connected) {
-        conn_reply_error(c, &tb_reason_upstream_connect_timeout); /* conn may be freed */
+        conn_connect_failed(c, &tb_reason_upstream_connect_timeout); /* conn may be freed */
         return;
     }
     conn_reply_error(c, &tb_reason_upstream_timeout); /* conn may be freed */
@@ -1018,15 +1127,18 @@ static void conn_on_upstream_event(struct bufferevent *bev, short events, void *
 /* ------------------------------------------------------------------------ */
 /* accept, drain                                                             */
 
-void tb_conn_accept(struct tb_worker *w, int fd, const struct sockaddr *peer, socklen_t peer_len)
+void tb_conn_accept(struct tb_worker_listener *wl, int fd, const struct sockaddr *peer,
+                    socklen_t peer_len)
 {
+    struct tb_worker *w = wl->worker;
     struct tb_conn *c;
     int one = 1;
 
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c = tb_xcalloc(1, sizeof(*c));
     c->worker = w;
-    c->listener = &w->cfg->listeners[0];
+    c->wl = wl;
+    c->listener = wl->cfg;
     if (peer_len <= sizeof(c->peer))
         memcpy(&c->peer, peer, peer_len);
     c->client = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -1037,6 +1149,7 @@ void tb_conn_accept(struct tb_worker *w, int fd, const struct sockaddr *peer, so
     }
     tb_list_insert_head(&w->conns, &c->link);
     w->num_conns++;
+    wl->num_conns++;
     c->state = TB_CONN_IDLE;
     bufferevent_setcb(c->client, conn_on_client_read, conn_on_client_write, conn_on_client_event,
                       c);
@@ -1058,6 +1171,26 @@ void tb_conn_drain_all(struct tb_worker *w)
         struct tb_conn *c = TB_CONTAINER_OF(node, struct tb_conn, link);
 
         node = node->next;
+        if (c->state == TB_CONN_IDLE)
+            conn_free(c, &tb_reason_done);
+        else
+            c->flags &= ~(uint32_t)TB_CONN_F_KEEP_ALIVE;
+    }
+}
+
+void tb_conn_drain_listener(struct tb_worker_listener *wl)
+{
+    struct tb_worker *w = wl->worker;
+    struct tb_list *node = w->conns.next;
+
+    /* The last connection to close frees `wl`: stop counting before that. */
+    for (unsigned left = wl->num_conns; left > 0 && node != &w->conns;) {
+        struct tb_conn *c = TB_CONTAINER_OF(node, struct tb_conn, link);
+
+        node = node->next;
+        if (c->wl != wl)
+            continue;
+        left--;
         if (c->state == TB_CONN_IDLE)
             conn_free(c, &tb_reason_done);
         else

@@ -10,9 +10,17 @@
 #include <sys/socket.h>
 
 struct tb_worker;
+struct tb_worker_listener;
 
-/** Takes ownership of the accepted socket `fd` and starts serving it. */
-void tb_conn_accept(struct tb_worker *w, int fd, const struct sockaddr *peer, socklen_t peer_len);
+/** Takes ownership of the socket `fd` accepted on `wl` and starts serving it. */
+void tb_conn_accept(struct tb_worker_listener *wl, int fd, const struct sockaddr *peer,
+                    socklen_t peer_len);
+
+/**
+ * A reload removed `wl`: its idle connections close now, busy ones after
+ * their current response.
+ */
+void tb_conn_drain_listener(struct tb_worker_listener *wl);
 
 /**
  * Starts a drain on every connection of `w`: idle ones close now, busy ones

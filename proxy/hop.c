@@ -14,6 +14,7 @@
 #include "parsers/http1.h"
 #include "parsers/lex.h"
 #include "propagators/propagator.h"
+#include "proxy/cluster.h"
 #include "proxy/config.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
@@ -53,7 +54,8 @@ static void hop_count(struct tb_hop_counters *n, const struct tb_hop_state *s,
         n->injected[f] += (s->injected >> f) & 1;
     }
     n->conflicts += s->ext.conflicts != 0;
-    n->no_context += s->ext.new_root;
+    /* A context an untrusting edge replaced did arrive. */
+    n->no_context += s->ext.new_root && s->ext.valid == 0;
     n->baggage_dropped += baggage_dropped + s->ext.ctx.baggage.dropped;
 }
 
@@ -101,13 +103,13 @@ static bool hop_root_allowed(struct tb_worker *w)
 }
 
 /* The sampling decision every injected format carries downstream. */
-static void hop_sample(struct tb_worker *w, struct tb_hop_state *s)
+static void hop_sample(struct tb_worker *w, const struct tb_sampler *sampler,
+                       struct tb_hop_state *s)
 {
     struct tb_trace_ctx *ctx = &s->ext.ctx;
     /* An id-less decision (a lone `b3: 0`) counts as the parent's. */
     bool continues = !s->ext.new_root || ctx->sampling != TB_SAMPLING_DEFER;
-    enum tb_sampling d =
-        tb_sampler_decide(&w->cfg->sampler, ctx->trace_id, ctx->sampling, continues);
+    enum tb_sampling d = tb_sampler_decide(sampler, ctx->trace_id, ctx->sampling, continues);
 
     if (d != TB_SAMPLING_DENY && (!continues || ctx->sampling == TB_SAMPLING_DEFER) &&
         !hop_root_allowed(w)) {
@@ -118,25 +120,67 @@ static void hop_sample(struct tb_worker *w, struct tb_hop_state *s)
     s->sampled = tb_sampling_is_sampled(d);
 }
 
-int tb_hop_rewrite(struct tb_worker *w, struct tb_arena *arena, struct tb_http_msg *req,
-                   struct tb_hop_state **state)
+/* Edge trust: a listener that does not trust its clients starts a new root
+ * whatever arrived, so a public client can neither join an internal trace
+ * nor force sampling; restart-and-link keeps a link to what arrived. The
+ * incoming baggage is dropped with the context. */
+static void hop_distrust(struct tb_worker *w, const struct tb_listener_config *listener,
+                         struct tb_hop_state *s)
+{
+    struct tb_extraction *ext = &s->ext;
+    uint8_t trace_id[16];
+
+    s->edge_link = false;
+    if (ext->winner >= 0 && listener->trust == TB_TRUST_RESTART_LINK) {
+        s->edge_link = true;
+        s->edge_link_format = (int8_t)ext->winner;
+        memcpy(s->edge_link_trace_id, ext->ctx.trace_id, 16);
+        memcpy(s->edge_link_span_id, ext->ctx.span_id, 8);
+    }
+    if (ext->winner >= 0 || ext->valid != 0)
+        w->hop_counters.edge_restarts++;
+    tb_ctx_init(&ext->ctx, TB_FORMAT_TRACECONTEXT);
+    ext->winner = -1;
+    ext->merged = 0;
+    ext->conflicts = 0;
+    ext->new_root = false;
+    tb_rng_trace_id(&w->rng, trace_id);
+    tb_prop_start_root(ext, trace_id);
+}
+
+int tb_hop_rewrite(struct tb_worker *w, const struct tb_listener_config *listener,
+                   const struct tb_route_config *route, const char *target, struct tb_arena *arena,
+                   struct tb_http_msg *req, struct tb_hop_state **state)
 {
     const struct tb_config *cfg = w->cfg;
+    const struct tb_prop_policy *policy = &route->propagation;
+    struct tb_prop_policy edge_policy;
     struct tb_hop_state *s = tb_arena_alloc(arena, sizeof(*s));
     size_t baggage_dropped = 0;
 
     *state = NULL;
     if (s == NULL)
         goto no_space;
-    if (tb_prop_extract(&cfg->propagation, &req->headers, arena, &s->ext) != TB_OK)
+    s->listener = listener;
+    s->route = route;
+    s->edge_link = false;
+    if (tb_prop_extract(policy, &req->headers, arena, &s->ext) != TB_OK)
         goto no_space;
-    if (s->ext.winner < 0) {
+    if (listener->trust != TB_TRUST_TRUST) {
+        hop_distrust(w, listener, s);
+        /* Every context header that came goes, whatever the mode says. */
+        if (policy->mode != TB_INJECT_REPLACE) {
+            edge_policy = *policy;
+            edge_policy.mode = TB_INJECT_REPLACE;
+            policy = &edge_policy;
+        }
+    } else if (s->ext.winner < 0) {
         uint8_t trace_id[16];
 
         tb_rng_trace_id(&w->rng, trace_id);
         tb_prop_start_root(&s->ext, trace_id);
     }
-    hop_sample(w, s);
+    hop_sample(w, &route->sampler, s);
     memset(&s->hop, 0, sizeof(s->hop));
     tb_rng_span_id(&w->rng, s->hop.span_id);
     if (cfg->export.enabled & TB_EXPORTER_BIT(TB_EXPORTER_SKYWALKING)) {
@@ -150,10 +194,10 @@ int tb_hop_rewrite(struct tb_worker *w, struct tb_arena *arena, struct tb_http_m
     s->hop.service = (struct tb_iov){cfg->service_name, strlen(cfg->service_name)};
     s->hop.instance = (struct tb_iov){cfg->service_instance, strlen(cfg->service_instance)};
     s->hop.endpoint = hop_endpoint(arena, req);
-    s->hop.target = (struct tb_iov){w->upstream_authority, strlen(w->upstream_authority)};
+    s->hop.target = (struct tb_iov){target, strlen(target)};
     if (s->hop.endpoint.base == NULL)
         goto no_space;
-    if (tb_prop_inject(&cfg->propagation, &s->ext, &s->hop, arena, &req->headers, &s->injected,
+    if (tb_prop_inject(policy, &s->ext, &s->hop, arena, &req->headers, &s->injected,
                        &baggage_dropped) != TB_OK)
         goto no_space;
     hop_count(&w->hop_counters, s, baggage_dropped);
@@ -265,7 +309,7 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
     memcpy(span->parent_span_id, ctx->span_id, 8);
     span->w3c_flags = ctx->w3c_flags;
     span->sampled = true;
-    span->kind = (enum tb_span_kind)w->cfg->role;
+    span->kind = (enum tb_span_kind)s->listener->role;
     span->start_ns = o->start_ns;
     span->end_ns = o->end_ns > o->start_ns ? o->end_ns : o->start_ns;
     if (method_is_known(req->method)) {
@@ -275,6 +319,10 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
         SPAN_SET(span, name, "HTTP", 4);
         SPAN_SET(span, method, "_OTHER", 6);
     }
+    /* A route from the configuration file names the span; the route that
+     * --listen/--upstream make leaves the method-based name. */
+    if (s->route->source_line != 0 && s->route->name[0] != '\0')
+        SPAN_SET(span, name, s->route->name, strlen(s->route->name));
     SPAN_SET(span, tracestate, ctx->tracestate.base, ctx->tracestate.len);
     if ((q = memchr(path.base, '?', path.len)) != NULL)
         path.len = (size_t)(q - path.base);
@@ -284,9 +332,9 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
                   sizeof(span->client_address), &span->client_port);
     span->peer_address_len = 0;
     span->peer_port = 0;
-    if (o->upstream_reached)
-        span_set_addr((const struct sockaddr *)&w->upstream_addr, span->peer_address,
-                      &span->peer_address_len, sizeof(span->peer_address), &span->peer_port);
+    if (o->upstream_reached && o->upstream != NULL)
+        span_set_addr(o->upstream, span->peer_address, &span->peer_address_len,
+                      sizeof(span->peer_address), &span->peer_port);
     ua = tb_headers_find(&req->headers, TB_STRLIT("user-agent"), 0);
     span->user_agent_len = 0;
     if (ua >= 0)
@@ -311,6 +359,13 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
     span->extracted_format = s->ext.winner;
     span->injected_formats = s->injected;
     span->num_links = 0;
+    if (s->edge_link) {
+        struct tb_span_link *link = &span->links[span->num_links++];
+
+        memcpy(link->trace_id, s->edge_link_trace_id, 16);
+        memcpy(link->span_id, s->edge_link_span_id, 8);
+        link->format = (enum tb_format)s->edge_link_format;
+    }
     for (unsigned f = 0; f < TB_FORMAT_NUM && span->num_links < TB_SPAN_MAX_LINKS; f++) {
         struct tb_span_link *link;
 

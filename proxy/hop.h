@@ -18,6 +18,8 @@ struct sockaddr;
 struct tb_arena;
 struct tb_reason;
 struct tb_http_msg;
+struct tb_listener_config;
+struct tb_route_config;
 struct tb_worker;
 
 /* Per-worker propagation counters (exposed by the metrics endpoint). */
@@ -32,6 +34,7 @@ struct tb_hop_counters {
     uint64_t spans_started;   /* hops that reached the span step */
     uint64_t spans_sampled;   /* of those, sampled: handed to the export queue */
     uint64_t roots_limited;   /* new roots denied by --max-root-spans-per-second */
+    uint64_t edge_restarts;   /* contexts an untrusting listener replaced with a new root */
 };
 
 /* The outcome for one request, kept in the request arena for the span and
@@ -42,6 +45,13 @@ struct tb_hop_state {
     uint32_t injected;       /* TB_FORMAT_BITs written */
     bool sampled;            /* the decision carried downstream: a span is exported */
     char sw8_segment_id[33]; /* the hop's SkyWalking segment when that exporter is on */
+    const struct tb_listener_config *listener; /* role: the span kind */
+    const struct tb_route_config *route;       /* name: the span name */
+    /* restart-and-link: the incoming context the new root links to */
+    bool edge_link;
+    int8_t edge_link_format;
+    uint8_t edge_link_trace_id[16];
+    uint8_t edge_link_span_id[8];
 };
 
 /* What the connection knows when the request ends. */
@@ -51,17 +61,22 @@ struct tb_hop_outcome {
     const struct tb_reason *proxy_error; /* set when the proxy answered or closed on its own */
     uint64_t request_body_bytes, response_body_bytes; /* payload, framing excluded */
     const struct sockaddr *client;
-    bool upstream_reached; /* the request went over a connected upstream socket */
+    const struct sockaddr *upstream; /* the endpoint's address when upstream_reached */
+    bool upstream_reached;           /* the request went over a connected upstream socket */
 };
 
 /**
  * Runs extraction and injection over `req`'s headers for a request of worker
- * `w`; allocates its state in `arena` and returns it through `*state`.
+ * `w` that `listener` accepted and `route` leads to the endpoint named
+ * `target` ("host:port"): the route's propagation policy and sampler, the
+ * listener's trust. Allocates the state in `arena` and returns it through
+ * `*state`; the state keeps `listener` and `route`, which must outlive it.
  * Returns TB_OK, or TB_ENOSPC when the arena or header table is full (the
  * caller answers with an error; the counters record it).
  */
-int tb_hop_rewrite(struct tb_worker *w, struct tb_arena *arena, struct tb_http_msg *req,
-                   struct tb_hop_state **state);
+int tb_hop_rewrite(struct tb_worker *w, const struct tb_listener_config *listener,
+                   const struct tb_route_config *route, const char *target, struct tb_arena *arena,
+                   struct tb_http_msg *req, struct tb_hop_state **state);
 
 /**
  * Finishes the hop of a request that went through tb_hop_rewrite: when it is

@@ -2,12 +2,15 @@
  * Entry point: flags, listening sockets, workers, signals. No proxy logic.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -15,6 +18,7 @@
 #include "common/tb.h"
 #include "proxy/config.h"
 #include "proxy/decode.h"
+#include "proxy/gen.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
 #include "parsers/lex.h"
@@ -63,22 +67,107 @@ fail:
     return -1;
 }
 
-static int resolve_upstream(const struct tb_address *addr, struct sockaddr_storage *out,
-                            socklen_t *out_len)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
-    int err = getaddrinfo(addr->host, addr->port, &hints, &res);
+/* The listening sockets of one configured listener, one per worker (each
+ * worker accepts on its own SO_REUSEPORT socket). Kept by address across
+ * reloads, so a listener that stays never closes its accept queue. */
+struct listen_socks {
+    char key[300]; /* "host:port" as configured */
+    int *fds;      /* num_workers; owned by the workers once handed over */
+};
 
-    if (err != 0) {
-        tb_log(TB_LOG_ERROR, "upstream_error", " address=%s:%s error=\"%s\"", addr->host,
-               addr->port, gai_strerror(err));
-        return -1;
+struct listen_table {
+    struct listen_socks *socks;
+    size_t num;
+};
+
+/* Opens a listener's sockets, or finds them in `old` by address (a port 0
+ * is always new). Returns 0, or -1 after closing what it opened. */
+static int listen_socks_get(const struct tb_listener_config *l, unsigned num_workers,
+                            const struct listen_table *old, struct listen_socks *out, bool *opened)
+{
+    char port[sizeof(l->address.port)] = "";
+
+    tb_address_format(&l->address, out->key, sizeof(out->key));
+    *opened = false;
+    if (strcmp(l->address.port, "0") != 0 && old != NULL) {
+        for (size_t i = 0; i < old->num; i++) {
+            if (old->socks[i].fds != NULL && strcmp(old->socks[i].key, out->key) == 0) {
+                out->fds = old->socks[i].fds;
+                old->socks[i].fds = NULL; /* moved */
+                return 0;
+            }
+        }
     }
-    memcpy(out, res->ai_addr, res->ai_addrlen);
-    *out_len = res->ai_addrlen;
-    freeaddrinfo(res);
+    out->fds = tb_xcalloc(num_workers, sizeof(int));
+    for (unsigned i = 0; i < num_workers; i++) {
+        out->fds[i] = open_listener(&l->address, i == 0 ? NULL : port, port, sizeof(port));
+        if (out->fds[i] < 0) {
+            while (i-- > 0)
+                close(out->fds[i]);
+            tb_free(out->fds);
+            out->fds = NULL;
+            return -1;
+        }
+    }
+    *opened = true;
     return 0;
+}
+
+static void listen_table_free(struct listen_table *t)
+{
+    for (size_t i = 0; i < t->num; i++)
+        tb_free(t->socks[i].fds);
+    tb_free(t->socks);
+    t->socks = NULL;
+    t->num = 0;
+}
+
+/* Builds the table for `cfg`, taking sockets from `old` where the address is
+ * the same (they are then marked moved in `old`). On failure nothing new
+ * stays open and `old` is unchanged in what it owns... except moved entries,
+ * which are put back. Returns 0 or -1. */
+static int listen_table_build(const struct tb_config *cfg, unsigned num_workers,
+                              struct listen_table *old, struct listen_table *out)
+{
+    bool *opened = tb_xcalloc(cfg->num_listeners ? cfg->num_listeners : 1, sizeof(bool));
+    size_t i;
+
+    out->socks = tb_xcalloc(cfg->num_listeners ? cfg->num_listeners : 1, sizeof(*out->socks));
+    out->num = cfg->num_listeners;
+    for (i = 0; i < cfg->num_listeners; i++)
+        if (listen_socks_get(&cfg->listeners[i], num_workers, old, &out->socks[i], &opened[i]) != 0)
+            break;
+    if (i == cfg->num_listeners) {
+        tb_free(opened);
+        return 0;
+    }
+    while (i-- > 0) {
+        if (opened[i]) {
+            for (unsigned w = 0; w < num_workers; w++)
+                close(out->socks[i].fds[w]);
+            continue;
+        }
+        for (size_t j = 0; j < old->num; j++) {
+            if (old->socks[j].fds == NULL && strcmp(old->socks[j].key, out->socks[i].key) == 0) {
+                old->socks[j].fds = out->socks[i].fds;
+                out->socks[i].fds = NULL;
+                break;
+            }
+        }
+    }
+    tb_free(opened);
+    listen_table_free(out);
+    return -1;
+}
+
+/* The sockets of listener `i` for worker `w`, as a message's fd array. */
+static int *listen_table_row(const struct listen_table *t, unsigned w)
+{
+    int *fds = tb_xcalloc(t->num ? t->num : 1, sizeof(int));
+
+    for (size_t i = 0; i < t->num; i++)
+        fds[i] = t->socks[i].fds[w];
+    return fds;
 }
 
 #define RESOURCE_MAX_ATTRS 48
@@ -200,29 +289,246 @@ static void default_instance(struct tb_config *cfg)
     snprintf(cfg->service_instance, sizeof(cfg->service_instance), "%ld@%s", (long)getpid(), host);
 }
 
-int main(int argc, char **argv)
+/* Defaults, environment, flags: the whole configuration, at startup and on
+ * SIGHUP. Errors go to `err`. */
+static enum tb_config_cli_result load_config(struct tb_config *cfg, int argc, char **argv,
+                                             FILE *err)
+{
+    enum tb_config_cli_result r;
+
+    tb_config_defaults(cfg);
+    if (tb_config_apply_env(cfg, env_lookup, err) != 0)
+        return TB_CONFIG_CLI_ERROR;
+    r = tb_config_parse_cli(cfg, argc, argv, stdout, err);
+    if (r != TB_CONFIG_CLI_RUN)
+        return r;
+    if (tb_config_finish(cfg, err) != 0) {
+        tb_config_free(cfg);
+        return TB_CONFIG_CLI_ERROR;
+    }
+    default_instance(cfg);
+    return TB_CONFIG_CLI_RUN;
+}
+
+/* The process as the main thread runs it. */
+struct proxy {
+    int argc;
+    char **argv;
+    struct tb_gen *gen; /* current generation: the main thread's reference */
+    struct listen_table listeners;
+    struct tb_worker *workers;
+    unsigned num_workers; /* fixed at startup */
+    struct tb_pipeline *pipeline;
+    uint64_t next_gen_id;
+};
+
+/* Keeps what a reload cannot change (threads, export queues, the resource
+ * sent with every span, the admin socket) and says so once per key. */
+static void keep_startup_settings(const struct tb_config *old, struct tb_config *cfg)
+{
+    static const struct {
+        const char *key;
+        size_t offset, size;
+    } fixed[] = {
+        {"workers", offsetof(struct tb_config, workers), sizeof(unsigned)},
+        {"export", offsetof(struct tb_config, export), sizeof(struct tb_export_config)},
+        {"service.name", offsetof(struct tb_config, service_name), TB_CONFIG_NAME_MAX},
+        {"service.instance", offsetof(struct tb_config, service_instance), TB_CONFIG_NAME_MAX},
+        {"resource_attributes", offsetof(struct tb_config, resource_attributes),
+         sizeof(old->resource_attributes)},
+        {"admin.address", offsetof(struct tb_config, admin), sizeof(struct tb_address)},
+        {"admin", offsetof(struct tb_config, admin_enabled), sizeof(int)},
+    };
+
+    for (size_t i = 0; i < TB_ARRAY_SIZE(fixed); i++) {
+        const char *a = (const char *)old + fixed[i].offset;
+        char *b = (char *)cfg + fixed[i].offset;
+
+        if (memcmp(a, b, fixed[i].size) != 0) {
+            tb_log(TB_LOG_WARN, "reload_ignored", " key=%s reason=\"needs a restart\"",
+                   fixed[i].key);
+            memcpy(b, a, fixed[i].size);
+        }
+    }
+    cfg->exporters_named = old->exporters_named;
+}
+
+/* Collects what the configuration loader printed into one log line. */
+static void log_reload_failure(const char *text)
+{
+    char line[1024];
+    size_t n = 0;
+
+    for (const char *p = text; *p != '\0' && n + 1 < sizeof(line); p++)
+        line[n++] = (*p == '\n' || *p == '"') ? (*p == '"' ? '\'' : ' ') : *p;
+    while (n > 0 && line[n - 1] == ' ')
+        n--;
+    line[n] = '\0';
+    tb_log(TB_LOG_ERROR, "config_reload_failed", " error=\"%s\" keeping_generation=1", line);
+}
+
+/* SIGHUP: a new generation from the same flags, environment and file. A
+ * configuration that does not load, resolve or bind changes nothing. */
+static void reload(struct proxy *px)
 {
     struct tb_config cfg;
-    struct tb_worker *workers;
-    struct sockaddr_storage upstream;
-    socklen_t upstream_len = 0;
-    sigset_t stop_signals;
-    char port[sizeof(cfg.listen.port)] = "", listen_name[300];
+    struct listen_table table;
+    struct tb_gen *gen;
+    char *text = NULL, err[512];
+    size_t text_len = 0;
+    FILE *errs = open_memstream(&text, &text_len);
+    enum tb_config_cli_result r;
+
+    if (errs == NULL) {
+        tb_log(TB_LOG_ERROR, "config_reload_failed", " error=\"out of memory\"");
+        return;
+    }
+    r = load_config(&cfg, px->argc, px->argv, errs);
+    fclose(errs);
+    if (r != TB_CONFIG_CLI_RUN) {
+        log_reload_failure(text != NULL ? text : "invalid configuration");
+        free(text);
+        return;
+    }
+    free(text);
+    keep_startup_settings(&px->gen->cfg, &cfg);
+    gen = tb_gen_new(&cfg, px->num_workers, px->next_gen_id, err, sizeof(err));
+    if (gen == NULL) {
+        tb_config_free(&cfg);
+        log_reload_failure(err);
+        return;
+    }
+    if (listen_table_build(&gen->cfg, px->num_workers, &px->listeners, &table) != 0) {
+        tb_gen_unref(gen);
+        log_reload_failure("a listener could not be bound (see listen_error)");
+        return;
+    }
+    px->next_gen_id++;
+    for (unsigned i = 0; i < px->num_workers; i++) {
+        struct tb_worker_msg *msg = tb_xcalloc(1, sizeof(*msg));
+
+        msg->type = TB_WORKER_MSG_CONFIG;
+        msg->gen = gen;
+        msg->fds = listen_table_row(&table, i);
+        tb_gen_ref(gen);
+        if (tb_worker_send(&px->workers[i], msg) != TB_OK) {
+            tb_gen_unref(gen);
+            tb_free(msg->fds);
+            tb_free(msg);
+        }
+    }
+    /* Sockets of dropped listeners now belong to the workers, which close them. */
+    listen_table_free(&px->listeners);
+    px->listeners = table;
+    tb_gen_unref(px->gen);
+    px->gen = gen;
+    tb_log(TB_LOG_INFO, "config_reloaded", " generation=%llu listeners=%zu routes=%zu clusters=%zu",
+           (unsigned long long)gen->id, gen->cfg.num_listeners,
+           gen->cfg.num_listeners ? gen->cfg.listeners[0].num_routes : 0, gen->cfg.num_clusters);
+}
+
+static void log_listening(const struct proxy *px)
+{
+    const struct tb_config *cfg = &px->gen->cfg;
+
+    for (size_t l = 0; l < cfg->num_listeners; l++) {
+        struct tb_address bound = cfg->listeners[l].address;
+        struct sockaddr_storage ss;
+        socklen_t ss_len = sizeof(ss);
+        char name[300];
+
+        if (getsockname(px->listeners.socks[l].fds[0], (struct sockaddr *)&ss, &ss_len) == 0)
+            getnameinfo((struct sockaddr *)&ss, ss_len, NULL, 0, bound.port, sizeof(bound.port),
+                        NI_NUMERICSERV);
+        tb_address_format(&bound, name, sizeof(name));
+        for (unsigned i = 0; i < px->num_workers; i++)
+            tb_log(TB_LOG_INFO, "listening",
+                   " address=%s listener=%s role=%s worker=%u workers=%u version=%s", name,
+                   cfg->listeners[l].name,
+                   cfg->listeners[l].role == TB_SPAN_KIND_CLIENT ? "outbound" : "inbound", i,
+                   px->num_workers, TB_VERSION);
+    }
+}
+
+/* Waits for SIGHUP (reload), SIGTERM or SIGINT; returns the stopping signal. */
+static int serve_signals(struct proxy *px, const sigset_t *signals)
+{
+    for (;;) {
+        int sig = 0;
+
+        if (sigwait(signals, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            tb_log(TB_LOG_INFO, "reload", " signal=SIGHUP");
+            reload(px);
+            continue;
+        }
+        return sig;
+    }
+}
+
+/* SIGTERM, as Kubernetes sends it: first stop looking ready, and keep
+ * serving through the shutdown delay while endpoints are withdrawn; a second
+ * SIGTERM or a SIGINT ends the delay early. SIGINT (an operator's ^C) skips
+ * the delay. */
+static void shutdown_delay(const struct proxy *px, int sig, const sigset_t *signals)
+{
+    uint64_t delay = px->gen->cfg.shutdown_delay_ms;
+    struct timespec until, now;
+
+    tb_log(TB_LOG_INFO, "shutdown", " signal=%s delay_ms=%llu drain_timeout_ms=%llu",
+           sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)(sig == SIGTERM ? delay : 0),
+           (unsigned long long)px->gen->cfg.drain_timeout_ms);
+    if (sig != SIGTERM || delay == 0)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(delay / 1000);
+    until.tv_nsec += (long)(delay % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    for (;;) {
+        struct timespec left;
+        int got;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > until.tv_sec ||
+            (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+            break;
+        left.tv_sec = until.tv_sec - now.tv_sec;
+        left.tv_nsec = until.tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000;
+        }
+        got = sigtimedwait(signals, NULL, &left);
+        if (got == SIGTERM || got == SIGINT) {
+            tb_log(TB_LOG_INFO, "shutdown_delay_cut", " signal=%s",
+                   got == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        if (got == SIGHUP)
+            tb_log(TB_LOG_WARN, "reload_ignored", " reason=\"shutting down\"");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct proxy px = {.argc = argc, .argv = argv, .next_gen_id = 1};
+    struct tb_config cfg;
+    sigset_t signals;
     unsigned started = 0;
     struct tb_resource resource;
     struct tb_resource_attr resource_attrs[RESOURCE_MAX_ATTRS];
     static char resource_store[4096];
-    struct tb_pipeline *pipeline;
     struct tb_pipeline_stats export_stats;
-    char err[256];
-    int sig = 0, status = 0;
+    char err[512];
+    int status = 0;
 
     if (argc > 1 && strcmp(argv[1], "decode") == 0)
         return tb_decode_main(argc - 1, argv + 1, stdin, stdout, stderr);
-    tb_config_defaults(&cfg);
-    if (tb_config_apply_env(&cfg, env_lookup, stderr) != 0)
-        return 2;
-    switch (tb_config_parse_cli(&cfg, argc, argv, stdout, stderr)) {
+    switch (load_config(&cfg, argc, argv, stderr)) {
     case TB_CONFIG_CLI_RUN:
         break;
     case TB_CONFIG_CLI_EXIT_OK:
@@ -230,72 +536,84 @@ int main(int argc, char **argv)
     case TB_CONFIG_CLI_ERROR:
         return 2;
     }
-    if (tb_config_finish(&cfg, stderr) != 0)
-        return 2;
     tb_log_set_level((enum tb_log_level)cfg.log_level);
-    default_instance(&cfg);
-    if (resolve_upstream(&cfg.upstream, &upstream, &upstream_len) != 0)
+    px.num_workers = cfg.workers;
+    px.gen = tb_gen_new(&cfg, px.num_workers, px.next_gen_id++, err, sizeof(err));
+    if (px.gen == NULL) {
+        tb_log(TB_LOG_ERROR, "upstream_error", " error=\"%s\"", err);
+        tb_config_free(&cfg);
         return 1;
+    }
 
     /* Signals are taken by sigwait in this thread only; workers never see
      * them. A peer that closes mid-write must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
 
-    build_resource(&cfg, &resource, resource_attrs, resource_store, sizeof(resource_store));
+    build_resource(&px.gen->cfg, &resource, resource_attrs, resource_store, sizeof(resource_store));
     /* `--exporter none`: no queue at all, so the data path skips span work. */
-    pipeline = cfg.export.enabled == 0
-                   ? NULL
-                   : tb_pipeline_start(&cfg.export, &resource, cfg.workers, err, sizeof(err));
-    if (pipeline == NULL && cfg.export.enabled != 0) {
-        tb_log(TB_LOG_ERROR, "export_start", " error=\"%s\"", err);
-        return 1;
+    if (px.gen->cfg.export.enabled != 0) {
+        px.pipeline =
+            tb_pipeline_start(&px.gen->cfg.export, &resource, px.num_workers, err, sizeof(err));
+        if (px.pipeline == NULL) {
+            tb_log(TB_LOG_ERROR, "export_start", " error=\"%s\"", err);
+            tb_gen_unref(px.gen);
+            return 1;
+        }
     }
-    workers = tb_xcalloc(cfg.workers, sizeof(*workers));
-    for (unsigned i = 0; i < cfg.workers; i++) {
-        int fd = open_listener(&cfg.listen, i == 0 ? NULL : port, port, sizeof(port));
+    if (listen_table_build(&px.gen->cfg, px.num_workers, NULL, &px.listeners) != 0)
+        status = 1;
+    px.workers = tb_xcalloc(px.num_workers, sizeof(*px.workers));
+    for (unsigned i = 0; i < px.num_workers && status == 0; i++) {
+        int *fds = listen_table_row(&px.listeners, i);
 
-        if (fd < 0 || tb_worker_init(&workers[i], i, &cfg, fd, (struct sockaddr *)&upstream,
-                                     upstream_len) != TB_OK) {
+        tb_gen_ref(px.gen);
+        if (tb_worker_init(&px.workers[i], i, px.gen, fds) != TB_OK) {
+            tb_free(fds);
+            tb_worker_join(&px.workers[i]);
+            /* Sockets of the workers not started are still the table's. */
+            for (unsigned j = i + 1; j < px.num_workers; j++)
+                for (size_t l = 0; l < px.listeners.num; l++)
+                    close(px.listeners.socks[l].fds[j]);
             status = 1;
-            if (fd >= 0)
-                tb_worker_join(&workers[i]);
             break;
         }
-        workers[i].pipeline = pipeline;
-        if (tb_worker_start(&workers[i]) != TB_OK) {
+        tb_free(fds);
+        px.workers[i].pipeline = px.pipeline;
+        if (tb_worker_start(&px.workers[i]) != TB_OK) {
+            tb_worker_join(&px.workers[i]);
+            for (unsigned j = i + 1; j < px.num_workers; j++)
+                for (size_t l = 0; l < px.listeners.num; l++)
+                    close(px.listeners.socks[l].fds[j]);
             status = 1;
             break;
         }
         started++;
     }
     if (status == 0) {
-        struct tb_address bound = cfg.listen;
+        int sig;
 
-        snprintf(bound.port, sizeof(bound.port), "%s", port);
-        tb_address_format(&bound, listen_name, sizeof(listen_name));
-        for (unsigned i = 0; i < cfg.workers; i++)
-            tb_log(TB_LOG_INFO, "listening", " address=%s worker=%u workers=%u version=%s",
-                   listen_name, i, cfg.workers, TB_VERSION);
-        while (sigwait(&stop_signals, &sig) != 0)
-            ;
-        tb_log(TB_LOG_INFO, "shutdown", " signal=%s drain_timeout_ms=%llu",
-               sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)cfg.drain_timeout_ms);
+        log_listening(&px);
+        sig = serve_signals(&px, &signals);
+        shutdown_delay(&px, sig, &signals);
     }
     for (unsigned i = 0; i < started; i++)
-        tb_worker_stop(&workers[i]);
+        tb_worker_stop(&px.workers[i]);
     for (unsigned i = 0; i < started; i++)
-        tb_worker_join(&workers[i]);
+        tb_worker_join(&px.workers[i]);
     /* Spans still queued go out now, within a bounded time. */
-    tb_pipeline_stop(pipeline,
-                     cfg.export.export_timeout_ms < 5000 ? cfg.export.export_timeout_ms : 5000,
-                     &export_stats);
-    log_export_stats(&cfg, &export_stats, workers, started);
-    tb_free(workers);
-    tb_config_free(&cfg);
+    tb_pipeline_stop(
+        px.pipeline,
+        px.gen->cfg.export.export_timeout_ms < 5000 ? px.gen->cfg.export.export_timeout_ms : 5000,
+        &export_stats);
+    log_export_stats(&px.gen->cfg, &export_stats, px.workers, started);
+    tb_free(px.workers);
+    listen_table_free(&px.listeners);
+    tb_gen_unref(px.gen);
     libevent_global_shutdown();
     if (status == 0)
         tb_log(TB_LOG_INFO, "exit", " status=0");

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -14,6 +15,7 @@
 #include <event2/event.h>
 
 #include "common/tb.h"
+#include "proxy/cluster.h"
 #include "proxy/config.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
@@ -37,13 +39,23 @@ static void pool_on_event(struct bufferevent *bev, short events, void *arg)
     pool_on_read(NULL, arg);
 }
 
-struct tb_upstream *tb_upstream_take_idle(struct tb_worker *w)
+struct tb_upstream *tb_upstream_take_idle(struct tb_worker *w, const struct tb_endpoint *ep)
 {
-    struct tb_upstream *up;
+    struct tb_upstream *up = NULL;
 
-    if (tb_list_is_empty(&w->idle_upstreams))
+    /* The pool is short (max_idle_upstream per worker): a scan, most
+     * recently used first, is cheaper than keeping an index per endpoint. */
+    for (struct tb_list *n = w->idle_upstreams.next; n != &w->idle_upstreams; n = n->next) {
+        struct tb_upstream *candidate = TB_CONTAINER_OF(n, struct tb_upstream, pool_link);
+
+        if (candidate->addr_len == ep->addr_len &&
+            memcmp(&candidate->addr, &ep->addr, ep->addr_len) == 0) {
+            up = candidate;
+            break;
+        }
+    }
+    if (up == NULL)
         return NULL;
-    up = TB_CONTAINER_OF(w->idle_upstreams.next, struct tb_upstream, pool_link);
     tb_list_unlink(&up->pool_link);
     w->num_idle_upstreams--;
     up->is_reused = 1;
@@ -52,12 +64,12 @@ struct tb_upstream *tb_upstream_take_idle(struct tb_worker *w)
     return up;
 }
 
-struct tb_upstream *tb_upstream_connect(struct tb_worker *w)
+struct tb_upstream *tb_upstream_connect(struct tb_worker *w, const struct tb_endpoint *ep)
 {
     struct tb_upstream *up;
     int fd, one = 1;
 
-    fd = socket(w->upstream_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return NULL;
     /* Small heads must not wait for Nagle: the proxy writes whole messages. */
@@ -65,6 +77,8 @@ struct tb_upstream *tb_upstream_connect(struct tb_worker *w)
     up = tb_xcalloc(1, sizeof(*up));
     up->worker = w;
     tb_list_init(&up->pool_link);
+    memcpy(&up->addr, &ep->addr, ep->addr_len);
+    up->addr_len = ep->addr_len;
     up->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (up->bev == NULL) {
         close(fd);
@@ -72,8 +86,8 @@ struct tb_upstream *tb_upstream_connect(struct tb_worker *w)
         errno = ENOMEM;
         return NULL;
     }
-    if (bufferevent_socket_connect(up->bev, (struct sockaddr *)&w->upstream_addr,
-                                   (int)w->upstream_addr_len) != 0) {
+    if (bufferevent_socket_connect(up->bev, (const struct sockaddr *)&ep->addr,
+                                   (int)ep->addr_len) != 0) {
         int saved = errno;
 
         tb_upstream_free(up);

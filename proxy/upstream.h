@@ -6,34 +6,40 @@
 #ifndef TB_PROXY_UPSTREAM_H
 #define TB_PROXY_UPSTREAM_H
 
+#include <sys/socket.h>
+
 #include "common/list.h"
 
 struct bufferevent;
+struct tb_endpoint;
 struct tb_worker;
 
 struct tb_upstream {
     struct bufferevent *bev; /* owns the socket */
     struct tb_worker *worker;
-    struct tb_list pool_link; /* in worker->idle_upstreams while pooled */
-    unsigned is_reused : 1;   /* came from the pool for the current exchange */
+    struct tb_list pool_link;     /* in worker->idle_upstreams while pooled */
+    struct sockaddr_storage addr; /* the endpoint: pooled connections are found by it */
+    socklen_t addr_len;
+    unsigned is_reused : 1; /* came from the pool for the current exchange */
     unsigned is_connected : 1;
     unsigned is_closed : 1;     /* EOF or error seen: never pooled */
     unsigned closed_by_eof : 1; /* the close was an orderly EOF, not an error */
 };
 
 /**
- * Takes the most recently pooled idle connection, or returns NULL when the pool
- * is empty. The caller owns it and must set its callbacks and timeouts.
+ * Takes the most recently pooled idle connection to `ep`, or returns NULL
+ * when there is none. The caller owns it and must set its callbacks and
+ * timeouts.
  */
-struct tb_upstream *tb_upstream_take_idle(struct tb_worker *w);
+struct tb_upstream *tb_upstream_take_idle(struct tb_worker *w, const struct tb_endpoint *ep);
 
 /**
- * Starts a non-blocking connect to the worker's upstream address. Returns the
+ * Starts a non-blocking connect to `ep`'s address. Returns the
  * connecting upstream (owned by the caller; completion or failure is reported
  * to the callbacks the caller sets right away), or NULL when the socket could
  * not even be created (errno set).
  */
-struct tb_upstream *tb_upstream_connect(struct tb_worker *w);
+struct tb_upstream *tb_upstream_connect(struct tb_worker *w, const struct tb_endpoint *ep);
 
 /**
  * Gives a cleanly finished connection to the pool (its input must be empty),

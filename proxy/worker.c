@@ -16,6 +16,7 @@
 #include "common/tb.h"
 #include "proxy/config.h"
 #include "proxy/conn.h"
+#include "proxy/gen.h"
 #include "proxy/log.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
@@ -54,28 +55,158 @@ void tb_worker_arena_put(struct tb_worker *w, struct tb_arena *arena)
         tb_arena_free(arena);
 }
 
-void tb_worker_on_conn_closed(struct tb_worker *w)
-{
-    if (w->draining && w->num_conns == 0)
-        event_base_loopexit(w->base, NULL);
-}
-
 static void worker_on_accept(struct evconnlistener *listener, evutil_socket_t fd,
                              struct sockaddr *peer, int peer_len, void *arg)
 {
+    struct tb_worker_listener *wl = arg;
+
     (void)listener;
-    tb_conn_accept(arg, fd, peer, (socklen_t)peer_len);
+    tb_conn_accept(wl, fd, peer, (socklen_t)peer_len);
 }
 
 static void worker_on_accept_error(struct evconnlistener *listener, void *arg)
 {
-    struct tb_worker *w = arg;
+    struct tb_worker_listener *wl = arg;
     int err = EVUTIL_SOCKET_ERROR();
 
     (void)listener;
     /* EMFILE and friends: keep serving the connections we have. */
-    tb_log(TB_LOG_ERROR, "accept_error", " worker=%u error=\"%s\"", w->id,
-           evutil_socket_error_to_string(err));
+    tb_log(TB_LOG_ERROR, "accept_error", " worker=%u listener=%s error=\"%s\"", wl->worker->id,
+           wl->cfg->name, evutil_socket_error_to_string(err));
+}
+
+/* Stops accepting on `wl` and closes its socket. */
+static void worker_listener_close(struct tb_worker_listener *wl)
+{
+    if (wl->evl != NULL) {
+        evconnlistener_free(wl->evl);
+        wl->evl = NULL;
+    }
+    if (wl->fd >= 0) {
+        close(wl->fd);
+        wl->fd = -1;
+    }
+}
+
+static void worker_listener_free(struct tb_worker_listener *wl)
+{
+    worker_listener_close(wl);
+    tb_list_unlink(&wl->link);
+    tb_free(wl);
+}
+
+void tb_worker_listener_conn_closed(struct tb_worker_listener *wl)
+{
+    struct tb_worker *w = wl->worker;
+
+    wl->num_conns--;
+    if (wl->removed && wl->num_conns == 0)
+        worker_listener_free(wl);
+    if (w->draining && w->num_conns == 0)
+        event_base_loopexit(w->base, NULL);
+}
+
+static struct tb_worker_listener *worker_listener_new(struct tb_worker *w, int fd,
+                                                      const struct tb_listener_config *cfg)
+{
+    struct tb_worker_listener *wl = tb_xcalloc(1, sizeof(*wl));
+
+    wl->worker = w;
+    wl->fd = fd;
+    wl->cfg = cfg;
+    tb_list_insert_head(&w->listeners, &wl->link);
+    /* The worker closes the socket itself (worker_listener_close), so a
+     * reload can keep it across a new evconnlistener. */
+    wl->evl = evconnlistener_new(w->base, worker_on_accept, wl, 0, -1, fd);
+    if (wl->evl == NULL) {
+        tb_log(TB_LOG_ERROR, "worker_init", " worker=%u listener=%s error=\"listener\"", w->id,
+               cfg->name);
+        worker_listener_free(wl);
+        return NULL;
+    }
+    evconnlistener_set_error_cb(wl->evl, worker_on_accept_error);
+    return wl;
+}
+
+struct tb_gen *tb_worker_request_begin(struct tb_worker *w)
+{
+    w->gen->workers[w->id].inflight++;
+    return w->gen;
+}
+
+void tb_worker_request_end(struct tb_worker *w, struct tb_gen *gen)
+{
+    /* A generation the worker moved away from is released with its last
+     * request (tb_worker_apply_config released it at once if it had none). */
+    if (--gen->workers[w->id].inflight == 0 && gen != w->gen)
+        tb_gen_unref(gen);
+}
+
+/* Timeouts and limits that the configuration sets for the whole worker. */
+static void worker_take_config(struct tb_worker *w, struct tb_gen *gen)
+{
+    const struct tb_config *cfg = &gen->cfg;
+
+    w->gen = gen;
+    w->cfg = cfg;
+    /* Room for the request head, the response head, and rewritten values. */
+    w->arena_cap = 2 * cfg->max_header_size + 64 * 1024;
+    ms_to_timeval(cfg->header_timeout_ms, &w->tv_header);
+    ms_to_timeval(cfg->idle_timeout_ms, &w->tv_idle);
+    ms_to_timeval(cfg->drain_timeout_ms, &w->tv_drain);
+}
+
+/* Switches to a new generation: listeners whose socket the main thread kept
+ * stay (accept queues intact), new ones start, dropped ones stop accepting
+ * and let their connections finish their current request. */
+static void worker_apply_config(struct tb_worker *w, struct tb_gen *gen, const int *fds)
+{
+    struct tb_gen *old = w->gen;
+    struct tb_list *node;
+    size_t n = gen->cfg.num_listeners;
+    bool *kept = tb_xcalloc(n ? n : 1, sizeof(bool));
+
+    worker_take_config(w, gen);
+    for (node = w->listeners.next; node != &w->listeners;) {
+        struct tb_worker_listener *wl = TB_CONTAINER_OF(node, struct tb_worker_listener, link);
+        size_t i;
+
+        node = node->next;
+        if (wl->removed)
+            continue;
+        for (i = 0; i < n; i++)
+            if (!kept[i] && fds[i] == wl->fd)
+                break;
+        if (i < n && !w->draining) {
+            kept[i] = true;
+            wl->cfg = &gen->cfg.listeners[i];
+            continue;
+        }
+        /* Dropped: no more accepts; its connections finish their current
+         * request on the generation that routed it, then close. */
+        worker_listener_close(wl);
+        wl->removed = true;
+        if (wl->num_conns == 0)
+            worker_listener_free(wl);
+        else
+            tb_conn_drain_listener(wl); /* frees wl with its last connection */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (kept[i])
+            continue;
+        if (w->draining) {
+            close(fds[i]);
+            continue;
+        }
+        worker_listener_new(w, fds[i], &gen->cfg.listeners[i]);
+    }
+    tb_free(kept);
+    /* Pooled connections may lead to endpoints the new clusters dropped. */
+    tb_upstream_pool_clear(w);
+    if (old != NULL && old->workers[w->id].inflight == 0)
+        tb_gen_unref(old);
+    tb_log(TB_LOG_INFO, "config_applied", " worker=%u generation=%llu listeners=%zu", w->id,
+           (unsigned long long)gen->id, n);
 }
 
 static void worker_on_drain_timeout(evutil_socket_t fd, short events, void *arg)
@@ -89,21 +220,17 @@ static void worker_on_drain_timeout(evutil_socket_t fd, short events, void *arg)
     event_base_loopexit(w->base, NULL);
 }
 
-static void worker_on_stop(evutil_socket_t fd, short events, void *arg)
+static void worker_drain(struct tb_worker *w)
 {
-    struct tb_worker *w = arg;
-    char byte;
+    struct tb_list *node;
 
-    (void)events;
-    if (read(fd, &byte, 1) < 0 && errno != EAGAIN)
-        tb_log(TB_LOG_ERROR, "stop_pipe", " worker=%u", w->id);
     if (w->draining)
         return;
     w->draining = 1;
-    /* Closing the listening socket makes new connects fail at once instead
+    /* Closing the listening sockets makes new connects fail at once instead
      * of waiting in a backlog nobody will accept from. */
-    evconnlistener_free(w->listener);
-    w->listener = NULL;
+    for (node = w->listeners.next; node != &w->listeners; node = node->next)
+        worker_listener_close(TB_CONTAINER_OF(node, struct tb_worker_listener, link));
     tb_upstream_pool_clear(w);
     tb_conn_drain_all(w);
     if (w->num_conns == 0) {
@@ -114,61 +241,74 @@ static void worker_on_stop(evutil_socket_t fd, short events, void *arg)
     evtimer_add(w->drain_timer, &w->tv_drain);
 }
 
-int tb_worker_init(struct tb_worker *w, unsigned id, const struct tb_config *cfg, int listen_fd,
-                   const struct sockaddr *upstream, socklen_t upstream_len)
+static void worker_on_msg(evutil_socket_t fd, short events, void *arg)
+{
+    struct tb_worker *w = arg;
+    struct tb_worker_msg *msg;
+    ssize_t got;
+
+    (void)events;
+    /* Pointer-sized writes to a pipe are atomic (PIPE_BUF), so a read
+     * returns whole pointers. */
+    while ((got = read(fd, &msg, sizeof(msg))) == (ssize_t)sizeof(msg)) {
+        if (msg->type == TB_WORKER_MSG_CONFIG) {
+            worker_apply_config(w, msg->gen, msg->fds);
+            tb_free(msg->fds);
+        } else {
+            worker_drain(w);
+        }
+        tb_free(msg);
+    }
+    if (got < 0 && errno != EAGAIN)
+        tb_log(TB_LOG_ERROR, "worker_pipe", " worker=%u error=\"%s\"", w->id, strerror(errno));
+}
+
+int tb_worker_init(struct tb_worker *w, unsigned id, struct tb_gen *gen, const int *fds)
 {
     struct event_config *ecfg;
 
     memset(w, 0, sizeof(*w));
     w->id = id;
-    w->cfg = cfg;
-    w->stop_pipe[0] = w->stop_pipe[1] = -1;
+    w->msg_pipe[0] = w->msg_pipe[1] = -1;
+    tb_list_init(&w->listeners);
     tb_list_init(&w->conns);
     tb_list_init(&w->idle_upstreams);
-    memcpy(&w->upstream_addr, upstream, upstream_len);
-    w->upstream_addr_len = upstream_len;
-    tb_address_format(&cfg->upstream, w->upstream_authority, sizeof(w->upstream_authority));
+    worker_take_config(w, gen);
     w->arena_first_size = WORKER_ARENA_FIRST_SIZE;
-    /* Room for the request head, the response head, and rewritten values. */
-    w->arena_cap = 2 * cfg->max_header_size + 64 * 1024;
-    ms_to_timeval(cfg->connect_timeout_ms, &w->tv_connect);
-    ms_to_timeval(cfg->header_timeout_ms, &w->tv_header);
-    ms_to_timeval(cfg->upstream_timeout_ms, &w->tv_upstream);
-    ms_to_timeval(cfg->idle_timeout_ms, &w->tv_idle);
-    ms_to_timeval(cfg->drain_timeout_ms, &w->tv_drain);
     ms_to_timeval(2000, &w->tv_linger);
     if (tb_rng_seed(&w->rng) != TB_OK) {
-        close(listen_fd);
         tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"no entropy for ids\"", id);
-        return TB_EIO;
+        goto fail_fds;
     }
-
     ecfg = event_config_new();
     event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
     w->base = event_base_new_with_config(ecfg);
     event_config_free(ecfg);
     if (w->base == NULL) {
-        close(listen_fd);
         tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"event base\"", id);
-        return TB_EIO;
+        goto fail_fds;
     }
-    w->listener =
-        evconnlistener_new(w->base, worker_on_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, listen_fd);
-    if (w->listener == NULL) {
-        close(listen_fd);
-        tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"listener\"", id);
-        return TB_EIO;
+    for (size_t i = 0; i < gen->cfg.num_listeners; i++) {
+        if (worker_listener_new(w, fds[i], &gen->cfg.listeners[i]) == NULL) {
+            for (size_t j = i + 1; j < gen->cfg.num_listeners; j++)
+                close(fds[j]);
+            return TB_EIO;
+        }
     }
-    evconnlistener_set_error_cb(w->listener, worker_on_accept_error);
-    if (pipe(w->stop_pipe) != 0 || fcntl(w->stop_pipe[0], F_SETFL, O_NONBLOCK) != 0 ||
-        fcntl(w->stop_pipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
-        fcntl(w->stop_pipe[1], F_SETFD, FD_CLOEXEC) != 0) {
+    if (pipe(w->msg_pipe) != 0 || fcntl(w->msg_pipe[0], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(w->msg_pipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(w->msg_pipe[1], F_SETFD, FD_CLOEXEC) != 0) {
         tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"pipe: %s\"", id, strerror(errno));
         return TB_EIO;
     }
-    w->stop_event = event_new(w->base, w->stop_pipe[0], EV_READ | EV_PERSIST, worker_on_stop, w);
-    event_add(w->stop_event, NULL);
+    w->msg_event = event_new(w->base, w->msg_pipe[0], EV_READ | EV_PERSIST, worker_on_msg, w);
+    event_add(w->msg_event, NULL);
     return TB_OK;
+
+fail_fds:
+    for (size_t i = 0; i < gen->cfg.num_listeners; i++)
+        close(fds[i]);
+    return TB_EIO;
 }
 
 static void *worker_main(void *arg)
@@ -183,6 +323,7 @@ int tb_worker_start(struct tb_worker *w)
 {
     int err = pthread_create(&w->thread, NULL, worker_main, w);
 
+    w->started = err == 0;
     if (err != 0) {
         tb_log(TB_LOG_ERROR, "worker_start", " worker=%u error=\"%s\"", w->id, strerror(err));
         return TB_EIO;
@@ -190,28 +331,60 @@ int tb_worker_start(struct tb_worker *w)
     return TB_OK;
 }
 
+int tb_worker_send(struct tb_worker *w, struct tb_worker_msg *msg)
+{
+    if (write(w->msg_pipe[1], &msg, sizeof(msg)) != (ssize_t)sizeof(msg)) {
+        tb_log(TB_LOG_ERROR, "worker_send", " worker=%u error=\"%s\"", w->id, strerror(errno));
+        return TB_EIO;
+    }
+    return TB_OK;
+}
+
 void tb_worker_stop(struct tb_worker *w)
 {
-    char byte = 's';
+    struct tb_worker_msg *msg = tb_xcalloc(1, sizeof(*msg));
 
-    if (write(w->stop_pipe[1], &byte, 1) != 1)
-        tb_log(TB_LOG_ERROR, "worker_stop", " worker=%u error=\"%s\"", w->id, strerror(errno));
+    msg->type = TB_WORKER_MSG_STOP;
+    if (tb_worker_send(w, msg) != TB_OK)
+        tb_free(msg);
 }
 
 void tb_worker_join(struct tb_worker *w)
 {
-    pthread_join(w->thread, NULL);
+    struct tb_worker_msg *msg;
+
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    if (w->base == NULL)
+        return;
     tb_conn_close_all(w);
     tb_upstream_pool_clear(w);
-    if (w->listener != NULL)
-        evconnlistener_free(w->listener);
+    while (!tb_list_is_empty(&w->listeners))
+        worker_listener_free(TB_CONTAINER_OF(w->listeners.next, struct tb_worker_listener, link));
+    /* Messages sent after the loop ended still own references. */
+    if (w->msg_pipe[0] >= 0) {
+        while (read(w->msg_pipe[0], &msg, sizeof(msg)) == (ssize_t)sizeof(msg)) {
+            if (msg->type == TB_WORKER_MSG_CONFIG) {
+                for (size_t i = 0; i < msg->gen->cfg.num_listeners; i++)
+                    close(msg->fds[i]);
+                tb_gen_unref(msg->gen);
+                tb_free(msg->fds);
+            }
+            tb_free(msg);
+        }
+    }
     if (w->drain_timer != NULL)
         event_free(w->drain_timer);
-    if (w->stop_event != NULL)
-        event_free(w->stop_event);
+    if (w->msg_event != NULL)
+        event_free(w->msg_event);
     while (w->num_free_arenas != 0)
         tb_arena_free(w->free_arenas[--w->num_free_arenas]);
     event_base_free(w->base);
-    close(w->stop_pipe[0]);
-    close(w->stop_pipe[1]);
+    if (w->msg_pipe[0] >= 0)
+        close(w->msg_pipe[0]);
+    if (w->msg_pipe[1] >= 0)
+        close(w->msg_pipe[1]);
+    if (w->gen != NULL && w->gen->workers[w->id].inflight == 0)
+        tb_gen_unref(w->gen);
+    w->gen = NULL;
 }
