@@ -219,10 +219,9 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "decode") == 0)
         return tb_decode_main(argc - 1, argv + 1, stdin, stdout, stderr);
-    tb_config_defaults(&cfg);
-    if (tb_config_apply_env(&cfg, env_lookup, stderr) != 0)
-        return 2;
-    switch (tb_config_parse_cli(&cfg, argc, argv, stdout, stderr)) {
+    if (argc > 1 && strcmp(argv[1], "check-config") == 0)
+        return tb_config_check_main(argc - 1, argv + 1, env_lookup, stdout, stderr);
+    switch (tb_config_load(&cfg, argc, argv, env_lookup, stdout, stderr)) {
     case TB_CONFIG_CLI_RUN:
         break;
     case TB_CONFIG_CLI_EXIT_OK:
@@ -230,8 +229,6 @@ int main(int argc, char **argv)
     case TB_CONFIG_CLI_ERROR:
         return 2;
     }
-    if (tb_config_finish(&cfg, stderr) != 0)
-        return 2;
     tb_log_set_level((enum tb_log_level)cfg.log_level);
     default_instance(&cfg);
     if (resolve_upstream(&cfg.upstream, &upstream, &upstream_len) != 0)
