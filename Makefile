@@ -33,7 +33,7 @@ endif
 
 B := build/$(CONFIG)
 
-PKGS := libevent_core libevent_extra zlib
+PKGS := libevent_core libevent_extra zlib yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)

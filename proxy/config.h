@@ -37,7 +37,12 @@ enum tb_trust {
 #define TB_ROUTE_SET_INJECT 0x02u
 #define TB_ROUTE_SET_CLEAR 0x04u
 #define TB_ROUTE_SET_MODE 0x08u
-#define TB_ROUTE_SET_SAMPLER 0x10u
+#define TB_ROUTE_SET_SAMPLER 0x10u     /* sampling.sampler: the kind */
+#define TB_ROUTE_SET_SAMPLER_ARG 0x20u /* sampling.arg: the ratio */
+
+/* Which keys of a listener were set (the others take the top-level value). */
+#define TB_LISTENER_SET_ROLE 0x01u
+#define TB_LISTENER_SET_TRUST 0x02u
 
 struct tb_route_config {
     char name[TB_CONFIG_ID_MAX]; /* metrics label and span name; "" → the method is the span name */
@@ -64,6 +69,7 @@ struct tb_listener_config {
     size_t num_routes;
     unsigned source_line;
     unsigned metrics_slot;
+    uint32_t set; /* TB_LISTENER_SET_* given for this listener */
 };
 
 struct tb_cluster_config {
@@ -83,9 +89,13 @@ enum tb_access_log_format {
 };
 
 struct tb_config {
-    char file[512];             /* -c FILE, "" when none */
-    struct tb_address listen;   /* --listen: with --upstream, one listener "main" */
-    struct tb_address upstream; /* --upstream: one cluster "default" */
+    char file[512]; /* -c FILE, "" when none */
+    /* --listen and --upstream: with both, one listener "main" to one cluster
+     * "default". When the listeners come from the file, tb_config_finish sets
+     * them to the first listener's address and the first endpoint of its
+     * first route's cluster, for callers that serve one listener. */
+    struct tb_address listen;
+    struct tb_address upstream;
     int have_listen, have_upstream;
     struct tb_listener_config *listeners; /* owned; see tb_config_free */
     size_t num_listeners;
@@ -195,5 +205,86 @@ void tb_config_write_json(const struct tb_config *cfg, FILE *out);
 
 /** Writes "host:port", bracketing IPv6 literals, into `buf` (NUL-terminated). */
 void tb_address_format(const struct tb_address *addr, char *buf, size_t buf_size);
+
+/**
+ * `tracebridge check-config FILE [flags...]` (argv[0] is "check-config"):
+ * loads FILE, the environment through `get` and the flags exactly as the
+ * proxy would, binds nothing, and writes the effective configuration as JSON
+ * to `out`. A first argument starting with '-' is a flag: the file then comes
+ * from `-c` or TRACEBRIDGE_CONFIG, or there is none. Returns the exit status:
+ * 0, or 2 after printing the errors to `err`.
+ */
+int tb_config_check_main(int argc, char **argv, const char *(*get)(const char *name), FILE *out,
+                         FILE *err);
+
+/* ------------------------------------------------------------------------ */
+/* The directive table: one row per setting, shared by the flags, the
+ * environment and the file (proxy/config_file.c), so a name, a range or a
+ * parser exists once. */
+
+enum tb_directive_kind {
+    TB_DIRECTIVE_CONFIG,           /* -c FILE: read before everything else */
+    TB_DIRECTIVE_ADDRESS,          /* HOST:PORT or [IPv6]:PORT, port 0 to 65535 */
+    TB_DIRECTIVE_ENDPOINT,         /* HOST:PORT or [IPv6]:PORT, port 1 to 65535 */
+    TB_DIRECTIVE_UINT,             /* decimal integer in [min, max], into an unsigned */
+    TB_DIRECTIVE_COUNT,            /* decimal integer in [min, max], into a size_t */
+    TB_DIRECTIVE_SIZE,             /* bytes, optional k/m suffix (KiB/MiB), in [min, max] */
+    TB_DIRECTIVE_DURATION,         /* seconds, or a number with ms/s/m/h, in [min, max] ms */
+    TB_DIRECTIVE_BOOL,             /* true/false, on/off */
+    TB_DIRECTIVE_LOG_LEVEL,        /* debug, info, warn, error */
+    TB_DIRECTIVE_EXTRACT,          /* format list: enabled extractors, in precedence order */
+    TB_DIRECTIVE_PROPAGATORS,      /* format list: injected formats */
+    TB_DIRECTIVE_CLEAR,            /* format list: removed and never injected */
+    TB_DIRECTIVE_INJECT_MODE,      /* replace | add */
+    TB_DIRECTIVE_STRING,           /* char[128]: visible ASCII, 1 to 127 bytes */
+    TB_DIRECTIVE_ROLE,             /* inbound | outbound */
+    TB_DIRECTIVE_TRUST,            /* trust | ignore | restart-and-link */
+    TB_DIRECTIVE_SAMPLER,          /* a sampler name: sets the kind, keeps the ratio */
+    TB_DIRECTIVE_RATIO,            /* a sampler's ratio from 0 to 1 */
+    TB_DIRECTIVE_EXPORTERS,        /* otlp,zipkin,skywalking,file or none */
+    TB_DIRECTIVE_URL,              /* char[512]: http://host[:port]/path */
+    TB_DIRECTIVE_PATH,             /* char[512]: a file path, or - */
+    TB_DIRECTIVE_OTLP_PROTOCOL,    /* http/protobuf | http/json */
+    TB_DIRECTIVE_COMPRESSION,      /* gzip | none */
+    TB_DIRECTIVE_HEADERS,          /* OTLP headers: name=value,... (values percent-encoded) */
+    TB_DIRECTIVE_ATTRIBUTES,       /* resource attributes: key=value,... */
+    TB_DIRECTIVE_ADMIN,            /* HOST:PORT or off */
+    TB_DIRECTIVE_ACCESS_LOG,       /* a path, - or off */
+    TB_DIRECTIVE_ACCESS_LOG_FORMAT /* json or a template containing $variables */
+};
+
+struct tb_directive {
+    const char *name;     /* flag without "--"; NULL for a key that exists in the file only */
+    const char *file_key; /* dotted key path in the file ("timeouts.connect"); NULL: none */
+    const char *env;      /* NULL: TRACEBRIDGE_ + the name upper-cased, '-' as '_' */
+    enum tb_directive_kind kind;
+    size_t offset; /* of the field in struct tb_config (or in the object for file-only keys) */
+    uint64_t min, max;
+    const char *arg;   /* placeholder shown in --help */
+    const char *help;  /* one line for --help, default included */
+    const char *group; /* set on the first row of a --help section: its title */
+};
+
+/** The flag table, in --help order; `*num` receives its length. Static storage. */
+const struct tb_directive *tb_config_directives(size_t *num);
+
+/** The row whose file key is `key[0..len)`, or NULL. */
+const struct tb_directive *tb_config_directive_by_key(const char *key, size_t len);
+
+/** The row whose flag name is `name` (without "--"), or NULL. */
+const struct tb_directive *tb_config_directive_by_name(const char *name);
+
+/**
+ * Parses `value` as `d` says and stores it in `field` (the member of `cfg`,
+ * or of a listener, route or cluster, that `d` describes). `cfg` receives
+ * the side effects some kinds have (exporters named). Returns NULL on
+ * success, else the accepted form: a literal, or `hint` (`hint_size` bytes)
+ * filled in; the field is then unchanged. Never allocates.
+ */
+const char *tb_directive_apply(struct tb_config *cfg, const struct tb_directive *d, void *field,
+                               const char *value, char *hint, size_t hint_size);
+
+/** The environment variable of a row with a flag: d->env or the derived name, into `buf`. */
+const char *tb_directive_env_name(const struct tb_directive *d, char *buf, size_t buf_size);
 
 #endif

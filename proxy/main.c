@@ -289,23 +289,15 @@ static void default_instance(struct tb_config *cfg)
     snprintf(cfg->service_instance, sizeof(cfg->service_instance), "%ld@%s", (long)getpid(), host);
 }
 
-/* Defaults, environment, flags: the whole configuration, at startup and on
- * SIGHUP. Errors go to `err`. */
+/* Defaults, file, environment, flags: the whole configuration, at startup
+ * and on SIGHUP. Errors go to `err`. */
 static enum tb_config_cli_result load_config(struct tb_config *cfg, int argc, char **argv,
                                              FILE *err)
 {
-    enum tb_config_cli_result r;
+    enum tb_config_cli_result r = tb_config_load(cfg, argc, argv, env_lookup, stdout, err);
 
-    tb_config_defaults(cfg);
-    if (tb_config_apply_env(cfg, env_lookup, err) != 0)
-        return TB_CONFIG_CLI_ERROR;
-    r = tb_config_parse_cli(cfg, argc, argv, stdout, err);
     if (r != TB_CONFIG_CLI_RUN)
         return r;
-    if (tb_config_finish(cfg, err) != 0) {
-        tb_config_free(cfg);
-        return TB_CONFIG_CLI_ERROR;
-    }
     default_instance(cfg);
     return TB_CONFIG_CLI_RUN;
 }
@@ -528,6 +520,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "decode") == 0)
         return tb_decode_main(argc - 1, argv + 1, stdin, stdout, stderr);
+    if (argc > 1 && strcmp(argv[1], "check-config") == 0)
+        return tb_config_check_main(argc - 1, argv + 1, env_lookup, stdout, stderr);
     switch (load_config(&cfg, argc, argv, stderr)) {
     case TB_CONFIG_CLI_RUN:
         break;

@@ -5,6 +5,7 @@
 #include "spans/json.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -265,6 +266,21 @@ void tb_json_null(struct tb_json *j)
 {
     json_value_prefix(j);
     tb_buf_append(j->out, "null", 4);
+}
+
+void tb_json_double(struct tb_json *j, double v)
+{
+    char text[32];
+    int n;
+
+    /* JSON has no NaN or infinity; 15 digits print 0.1 as 0.1, not 0.1000...01. */
+    if (!isfinite(v)) {
+        tb_json_null(j);
+        return;
+    }
+    n = snprintf(text, sizeof(text), "%.15g", v);
+    json_value_prefix(j);
+    tb_buf_append(j->out, text, (size_t)n);
 }
 
 /* ------------------------------------------------------------------------ */

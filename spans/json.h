@@ -75,6 +75,8 @@ void tb_json_uint_string(struct tb_json *j, uint64_t v);
 void tb_json_hex(struct tb_json *j, const uint8_t *bytes, size_t n);
 void tb_json_bool(struct tb_json *j, bool v);
 void tb_json_null(struct tb_json *j);
+/** A number with up to 15 significant digits (0.1 stays 0.1); null when not finite. */
+void tb_json_double(struct tb_json *j, double v);
 
 /**
  * Appends `s[0..len)` to `out` escaped and made valid UTF-8 as in a JSON

@@ -16,6 +16,11 @@ from lib import harness as h
 from lib.harness import Backend
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def sampled(traceparent):
+    """The sampled bit of a traceparent's flags (the random bit may be set too)."""
+    return int(traceparent.rsplit("-", 1)[-1], 16) & 1 == 1
 PARENT = "00f067aa0ba902b7"
 
 
@@ -190,8 +195,8 @@ clusters:
     by_name = {s.get("name"): s for s in lines}
     h.true({"legacy-b3", "modern", "egress"} <= set(by_name), "route names name the spans: %r"
            % sorted(by_name))
-    h.eq(by_name["egress"].get("kind"), "CLIENT", "outbound listener: CLIENT span")
-    h.eq(by_name["modern"].get("kind"), "SERVER", "inbound listener: SERVER span")
+    h.eq(by_name["egress"].get("kind"), "client", "outbound listener: CLIENT span")
+    h.eq(by_name["modern"].get("kind"), "server", "inbound listener: SERVER span")
 
 
 def _trust_proxy(trust, sampler):
@@ -227,10 +232,10 @@ def test_edge_trust_ignore_cannot_force_sampling():
             got = dict((n.lower(), v) for n, v in e["headers"])
             tp = got.get("traceparent", "")
             if same_trace:
-                h.true(tp.startswith("00-%s-" % TRACE) and tp.endswith("-01"),
+                h.true(tp.startswith("00-%s-" % TRACE) and sampled(tp),
                        "trust: the caller's trace and decision continue: %r" % tp)
             else:
-                h.true(TRACE not in tp and tp.endswith("-00"),
+                h.true(TRACE not in tp and not sampled(tp),
                        "ignore: a new root the local sampler decides: %r" % tp)
                 h.true("x-b3-traceid" not in got and "baggage" not in got,
                        "ignore: no incoming context header or baggage passes: %r" % got)
@@ -245,7 +250,7 @@ def test_edge_trust_restart_and_link():
         h.status(get(port, "/t", headers=[("traceparent", "00-%s-%s-00" % (TRACE, PARENT))]), 200)
         e = be.wait_request(lambda e: e["target"] == "/t")
         tp = dict((n.lower(), v) for n, v in e["headers"]).get("traceparent", "")
-        h.true(TRACE not in tp and tp.endswith("-01"), "a new sampled root: %r" % tp)
+        h.true(TRACE not in tp and sampled(tp), "a new sampled root: %r" % tp)
     finally:
         h.eq(p.stop(), 0, "exit status")
         be.stop()

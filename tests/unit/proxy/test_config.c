@@ -14,7 +14,7 @@
 struct cli_run {
     struct tb_config cfg;
     enum tb_config_cli_result result;
-    char out[4096];
+    char out[16384];
     char err[1024];
 };
 

@@ -238,6 +238,26 @@ static void test_tb_json__numbers(void **state)
     tb_buf_free(&buf);
 }
 
+static void test_tb_json_double__short_and_valid(void **state)
+{
+    struct tb_buf buf = {0};
+    struct tb_json j;
+
+    (void)state;
+    tb_json_init(&j, &buf);
+    tb_json_array_begin(&j);
+    tb_json_double(&j, 0.1);
+    tb_json_double(&j, 5);
+    tb_json_double(&j, 0.25);
+    tb_json_double(&j, 86400);
+    tb_json_double(&j, 1e300 * 1e300);
+    tb_json_double(&j, -0.5);
+    tb_json_array_end(&j);
+    assert_buf_equal(&buf, "[0.1,5,0.25,86400,null,-0.5]");
+    assert_json_valid(&buf);
+    tb_buf_free(&buf);
+}
+
 static void test_tb_json_hex__lower_case(void **state)
 {
     struct tb_buf buf = {0};
@@ -480,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_tb_json_string__pieces),
         cmocka_unit_test(test_tb_json_escape__without_quotes),
         cmocka_unit_test(test_tb_json__numbers),
+        cmocka_unit_test(test_tb_json_double__short_and_valid),
         cmocka_unit_test(test_tb_json_hex__lower_case),
         cmocka_unit_test(test_tb_span_attrs_fill__reference_span),
         cmocka_unit_test(test_tb_span_attrs_fill__omits_unknowns),
