@@ -313,3 +313,22 @@ def test_every_json_key_is_documented():
     h.true(len(top) >= 40, "check-config writes the settings (%d keys)" % len(top))
     for key in sorted(top | lst | rt | cl):
         h.contains(doc, "`%s`" % key, "docs/configuration.md documents the key %s" % key)
+
+
+def test_man_page_renders_without_warnings():
+    """`man -l docs/tracebridge.1` renders cleanly: groff with every warning on
+    prints nothing on standard error."""
+    import shutil
+    import subprocess
+
+    if shutil.which("groff") is None:
+        raise h.Skip("groff is not installed (scripts/install-deps.sh test installs groff-base)")
+    p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", MAN_PAGE], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    h.eq(p.returncode, 0, "groff exit status")
+    h.eq(p.stderr.decode("utf-8", "replace"), "", "groff warnings")
+    text = p.stdout.decode("utf-8", "replace")
+    for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS", "ENVIRONMENT", "FILES",
+                    "SIGNALS", "EXIT STATUS", "EXAMPLES", "SEE ALSO"):
+        h.true(re.search(r"^\S*%s" % "".join("(?:.\b)?" + re.escape(c) for c in section), text, re.M),
+               "the man page has a %s section" % section)
