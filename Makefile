@@ -165,8 +165,9 @@ fuzz:
 	$(Q)tests/fuzz/run.sh
 
 install: all
-	$(Q)install -d $(DESTDIR)$(PREFIX)/bin
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	$(Q)install -m 0755 build/release/tracebridge $(DESTDIR)$(PREFIX)/bin/tracebridge
+	$(Q)install -m 0644 docs/tracebridge.1 $(DESTDIR)$(PREFIX)/share/man/man1/tracebridge.1
 
 clean:
 	$(Q)rm -rf build
@@ -188,6 +189,6 @@ help:
 	@echo '  bench          propagation micro-benchmark, then wrk through tracebridge vs direct'
 	@echo '                 vs nginx (docs/BENCHMARKS.md); bench-prop: the micro-benchmark alone'
 	@echo '  fuzz           libFuzzer targets, each for a bounded time'
-	@echo '  install        PREFIX=$(PREFIX) [DESTDIR=]'
+	@echo '  install        binary and man page: PREFIX=$(PREFIX) [DESTDIR=]'
 	@echo '  format | format-check | clean'
 	@echo 'options: CONFIG=release|asan|debug  V=1 (show commands)  CC=...'

@@ -142,10 +142,12 @@ struct tb_config {
 void tb_config_defaults(struct tb_config *cfg);
 
 /**
- * Applies the environment through `get` (getenv, or a test's lookup):
- * OTEL_PROPAGATORS (the inject list) and OTEL_SERVICE_NAME. Call between
- * tb_config_defaults and tb_config_parse_cli, so flags win. Prints an error
- * naming the variable to `err` and returns -1 when a value is invalid, else 0.
+ * Applies the environment through `get` (getenv, or a test's lookup): the
+ * OTEL_* variables of the OpenTelemetry SDKs, then TRACEBRIDGE_<FLAG> for
+ * every flag of the directive table (so those win over OTEL_ ones). Call
+ * after the file and before the flags, so flags win. Prints an error naming
+ * the variable to `err` and returns -1 at the first invalid value (earlier
+ * ones stay applied), else 0. Never allocates.
  */
 int tb_config_apply_env(struct tb_config *cfg, const char *(*get)(const char *name), FILE *err);
 
@@ -156,19 +158,24 @@ enum tb_config_cli_result {
 };
 
 /**
- * Applies command-line flags (`--name value` or `--name=value`) to `cfg` and
- * checks that the required ones were given. Prints --help / --version to
- * `out` and errors (naming the flag and the accepted form) to `err`.
- * Never allocates.
+ * Applies command-line flags (`--name value`, `--name=value`, `-c FILE`) to
+ * `cfg` and checks that --listen and --upstream were given (by a flag or by
+ * TRACEBRIDGE_LISTEN / TRACEBRIDGE_UPSTREAM). Reads no file: tb_config_load
+ * does. Prints --help / --version to `out` and errors (naming the flag and
+ * the accepted form) to `err`. Never allocates.
  */
 enum tb_config_cli_result tb_config_parse_cli(struct tb_config *cfg, int argc, char **argv,
                                               FILE *out, FILE *err);
 
 /**
- * Completes the export settings after flags and environment: when no
- * exporter was named, every exporter with an endpoint is enabled, else
- * `file`; a named exporter without its endpoint is an error. Prints the
- * error to `err` and returns -1, else 0.
+ * Completes the configuration after every source: makes the flag listener
+ * (--listen and --upstream, when no file defined listeners), gives each
+ * listener its role and trust and each route its cluster index and its
+ * effective policy, sampler and timeouts (key by key over the top level),
+ * and completes the export settings: when no exporter was named, every
+ * exporter with an endpoint is enabled, else `file`; a named exporter
+ * without its endpoint is an error. Prints the error to `err` and returns
+ * -1, else 0. Allocates the flag listener (freed by tb_config_free).
  */
 int tb_config_finish(struct tb_config *cfg, FILE *err);
 
@@ -184,6 +191,9 @@ enum tb_config_cli_result tb_config_parse_flags(struct tb_config *cfg, int argc,
  * `-c FILE` / `--config FILE` (found in argv first), then the environment
  * through `get` (OTEL_* and TRACEBRIDGE_*), then the flags, then
  * tb_config_finish. Used at startup and again on SIGHUP with the same argv.
+ * Without a file (or with one that defines no listeners) --listen and
+ * --upstream are required; with a file that defines listeners they are an
+ * error. `cfg` need not be initialised: the defaults are written first.
  * Errors name file:line:column, the variable or the flag, and go to `err`;
  * --help and --version print to `out`. On TB_CONFIG_CLI_ERROR `cfg` holds
  * nothing to free. On success the caller owns what `cfg` points to and

@@ -997,11 +997,27 @@ static void check_references(struct reader *r)
 /* ------------------------------------------------------------------------ */
 /* the two passes                                                            */
 
-static void yaml_problem(struct reader *r, const yaml_parser_t *parser)
+static void yaml_problem(struct reader *r, const yaml_parser_t *parser, const char *data,
+                         size_t len)
 {
     const char *problem = parser->problem != NULL ? parser->problem : "invalid YAML";
 
-    if (parser->context != NULL)
+    if (parser->error == YAML_READER_ERROR) {
+        /* The reader (encoding) errors carry a byte offset, not a mark. */
+        yaml_mark_t mark = {0, 0, 0};
+
+        for (size_t i = 0; i < parser->problem_offset && i < len; i++) {
+            mark.column++;
+            if (data[i] == '\n') {
+                mark.line++;
+                mark.column = 0;
+            }
+        }
+        if (parser->problem_value >= 0)
+            rerror(r, mark, "%s (byte 0x%02x)", problem, (unsigned)parser->problem_value & 0xffu);
+        else
+            rerror(r, mark, "%s", problem);
+    } else if (parser->context != NULL)
         rerror(r, parser->problem_mark, "%s %s (line %zu)", problem, parser->context,
                parser->context_mark.line + 1);
     else
@@ -1021,7 +1037,7 @@ static int prescan(struct reader *r, const char *data, size_t len)
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     while (!done && status == 0) {
         if (!yaml_parser_parse(&parser, &event)) {
-            yaml_problem(r, &parser);
+            yaml_problem(r, &parser, data, len);
             status = -1;
             break;
         }
@@ -1081,7 +1097,7 @@ int tb_config_file_parse(struct tb_config *cfg, const char *name, const char *da
         tb_fatal("libyaml: out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     if (!yaml_parser_load(&parser, &r->doc)) {
-        yaml_problem(r, &parser);
+        yaml_problem(r, &parser, data, len);
         yaml_parser_delete(&parser);
         goto out;
     }

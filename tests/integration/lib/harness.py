@@ -381,9 +381,12 @@ class Proxy:
     """A tracebridge process listening on 127.0.0.1."""
 
     def __init__(self, upstream, args=(), workers=None, listen_port=None, wait_ready=True,
-                 env=None):
+                 env=None, config=None):
         """`env`: variables applied over the environment (child_env), e.g.
-        {"OTEL_PROPAGATORS": "b3multi"}; None inherits it unchanged."""
+        {"OTEL_PROPAGATORS": "b3multi"}; None inherits it unchanged.
+        `config`: a configuration file run with `-c` instead of --listen and
+        --upstream (`upstream` is then None); `listen_port` must be the port
+        of its first listener, the one probed for readiness."""
         self.port = listen_port or free_port()
         self.upstream = upstream
         self.args = list(args)
@@ -392,7 +395,10 @@ class Proxy:
         n = _seq("proxy")
         self.log_path = os.path.join(d, "proxy%d.log" % n)
         _state["logs"].append(self.log_path)
-        cmd = [BINARY, "--listen", "127.0.0.1:%d" % self.port, "--upstream", upstream]
+        if config is not None:
+            cmd = [BINARY, "-c", config]
+        else:
+            cmd = [BINARY, "--listen", "127.0.0.1:%d" % self.port, "--upstream", upstream]
         if workers is not None:
             cmd += ["--workers", str(workers)]
         cmd += self.args
