@@ -323,6 +323,7 @@ static void keep_startup_settings(const struct tb_config *old, struct tb_config 
         size_t offset, size;
     } fixed[] = {
         {"workers", offsetof(struct tb_config, workers), sizeof(unsigned)},
+        {"log_level", offsetof(struct tb_config, log_level), sizeof(unsigned)},
         {"export", offsetof(struct tb_config, export), sizeof(struct tb_export_config)},
         {"service.name", offsetof(struct tb_config, service_name), TB_CONFIG_NAME_MAX},
         {"service.instance", offsetof(struct tb_config, service_instance), TB_CONFIG_NAME_MAX},
