@@ -128,7 +128,8 @@ int tb_hop_rewrite(struct tb_worker *w, struct tb_arena *arena, struct tb_http_m
     *state = NULL;
     if (s == NULL)
         goto no_space;
-    if (tb_prop_extract(&cfg->propagation, &req->headers, arena, &s->ext) != TB_OK)
+    s->policy = &cfg->propagation;
+    if (tb_prop_extract(s->policy, &req->headers, arena, &s->ext) != TB_OK)
         goto no_space;
     if (s->ext.winner < 0) {
         uint8_t trace_id[16];
@@ -153,7 +154,7 @@ int tb_hop_rewrite(struct tb_worker *w, struct tb_arena *arena, struct tb_http_m
     s->hop.target = (struct tb_iov){w->upstream_authority, strlen(w->upstream_authority)};
     if (s->hop.endpoint.base == NULL)
         goto no_space;
-    if (tb_prop_inject(&cfg->propagation, &s->ext, &s->hop, arena, &req->headers, &s->injected,
+    if (tb_prop_inject(s->policy, &s->ext, &s->hop, arena, &req->headers, &s->injected,
                        &baggage_dropped) != TB_OK)
         goto no_space;
     hop_count(&w->hop_counters, s, baggage_dropped);
