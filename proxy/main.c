@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "common/tb.h"
+#include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/decode.h"
 #include "proxy/log.h"
@@ -232,6 +233,18 @@ int main(int argc, char **argv)
     }
     if (tb_config_finish(&cfg, stderr) != 0)
         return 2;
+    /* A bad template is a configuration error; an access log that cannot be
+     * opened fails the start, as an unusable listen address does. */
+    switch (tb_access_log_check_config(&cfg, err, sizeof(err))) {
+    case TB_OK:
+        break;
+    case TB_EINVAL:
+        fprintf(stderr, "tracebridge: %s\n", err);
+        return 2;
+    default:
+        tb_log(TB_LOG_ERROR, "access_log_error", " error=\"%s\"", err);
+        return 1;
+    }
     tb_log_set_level((enum tb_log_level)cfg.log_level);
     default_instance(&cfg);
     if (resolve_upstream(&cfg.upstream, &upstream, &upstream_len) != 0)

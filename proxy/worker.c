@@ -14,6 +14,7 @@
 #include "common/arena.h"
 #include "common/reason.h"
 #include "common/tb.h"
+#include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/conn.h"
 #include "proxy/log.h"
@@ -118,6 +119,7 @@ int tb_worker_init(struct tb_worker *w, unsigned id, const struct tb_config *cfg
                    const struct sockaddr *upstream, socklen_t upstream_len)
 {
     struct event_config *ecfg;
+    char why[600];
 
     memset(w, 0, sizeof(*w));
     w->id = id;
@@ -150,6 +152,11 @@ int tb_worker_init(struct tb_worker *w, unsigned id, const struct tb_config *cfg
     if (w->base == NULL) {
         close(listen_fd);
         tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"event base\"", id);
+        return TB_EIO;
+    }
+    if (tb_access_log_open(&w->access_log, w->base, cfg, id, why, sizeof(why)) != TB_OK) {
+        close(listen_fd);
+        tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"%s\"", id, why);
         return TB_EIO;
     }
     w->listener =
@@ -202,6 +209,9 @@ void tb_worker_join(struct tb_worker *w)
 {
     pthread_join(w->thread, NULL);
     tb_conn_close_all(w);
+    /* After the last requests ended, before the base its timer is on. */
+    tb_access_log_close(w->access_log);
+    w->access_log = NULL;
     tb_upstream_pool_clear(w);
     if (w->listener != NULL)
         evconnlistener_free(w->listener);
