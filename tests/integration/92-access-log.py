@@ -96,9 +96,41 @@ def time_ns(text, what):
     return (calendar.timegm((y, mo, d, hh, mi, ss)) * 1000 + ms) * 1000000
 
 
+_schema = []
+
+
+def doc_schema():
+    """The JSON Schema of docs/access-log.md (the contract), parsed once."""
+    if not _schema:
+        with open(os.path.join(h.REPO_ROOT, "docs", "access-log.md"), encoding="utf-8") as f:
+            m = re.search(r"### JSON Schema\n\n```json\n(.*?)```", f.read(), re.S)
+        h.true(m is not None, "docs/access-log.md has a JSON Schema block")
+        _schema.append(json.loads(m.group(1)))
+    return _schema[0]
+
+
+def check_against_doc(rec, what):
+    """Each key's type and pattern as the documented schema says."""
+    types = {"string": str, "boolean": bool, "array": list, "null": type(None),
+             "integer": int, "number": (int, float)}
+    sch = doc_schema()
+    h.eq(sch["required"], KEYS, "the documented keys")
+    for k, prop in sch["properties"].items():
+        v = rec[k]
+        allowed = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+        ok = any(isinstance(v, types[t]) and not (t in ("integer", "number") and isinstance(v, bool))
+                 for t in allowed)
+        h.true(ok, "%s: %s=%r is not of the documented type %s" % (what, k, v, allowed))
+        if "pattern" in prop:
+            h.true(re.search(prop["pattern"], v), "%s: %s=%r does not match %s" % (what, k, v, prop["pattern"]))
+        if "minimum" in prop and v is not None:
+            h.true(v >= prop["minimum"], "%s: %s=%r below %r" % (what, k, v, prop["minimum"]))
+
+
 def check_schema(rec, what):
     """The documented keys, in the documented order, with their types."""
     h.eq(list(rec.keys()), KEYS, "%s: keys and their order" % what)
+    check_against_doc(rec, what)
     for k in ("trace_id", "span_id", "parent_id", "extracted", "listener", "route", "client", "method",
               "path", "protocol", "error"):
         h.true(isinstance(rec[k], str), "%s: %s is a string (%r)" % (what, k, rec[k]))
