@@ -240,9 +240,11 @@ int main(int argc, char **argv)
         break;
     case TB_EINVAL:
         fprintf(stderr, "tracebridge: %s\n", err);
+        tb_config_free(&cfg);
         return 2;
     default:
         tb_log(TB_LOG_ERROR, "access_log_error", " error=\"%s\"", err);
+        tb_config_free(&cfg);
         return 1;
     }
     tb_log_set_level((enum tb_log_level)cfg.log_level);
