@@ -231,8 +231,10 @@ int main(int argc, char **argv)
     case TB_CONFIG_CLI_ERROR:
         return 2;
     }
-    if (tb_config_finish(&cfg, stderr) != 0)
+    if (tb_config_finish(&cfg, stderr) != 0) {
+        tb_config_free(&cfg); /* what it built before the error */
         return 2;
+    }
     /* A bad template is a configuration error; an access log that cannot be
      * opened fails the start, as an unusable listen address does. */
     switch (tb_access_log_check_config(&cfg, err, sizeof(err))) {
