@@ -20,16 +20,15 @@ enum directive_kind {
     DIRECTIVE_SIZE,     /* bytes, optional k/m suffix (KiB/MiB), in [min, max] */
     DIRECTIVE_DURATION, /* seconds, fractional allowed, in [min, max] ms */
     DIRECTIVE_LOG_LEVEL,
-    DIRECTIVE_EXTRACT,           /* format list: enabled extractors, in precedence order */
-    DIRECTIVE_PROPAGATORS,       /* format list: injected formats */
-    DIRECTIVE_CLEAR,             /* format list: removed and never injected */
-    DIRECTIVE_INJECT_MODE,       /* replace | add */
-    DIRECTIVE_STRING,            /* char[128]: visible ASCII, 1 to 127 bytes */
-    DIRECTIVE_ROLE,              /* inbound | outbound */
-    DIRECTIVE_EXPORTERS,         /* otlp,zipkin,skywalking,file or none */
-    DIRECTIVE_URL,               /* char[512]: http://host[:port]/path */
-    DIRECTIVE_PATH,              /* char[512]: a file path, or - */
-    DIRECTIVE_ACCESS_LOG_FORMAT, /* json, or a template */
+    DIRECTIVE_EXTRACT,     /* format list: enabled extractors, in precedence order */
+    DIRECTIVE_PROPAGATORS, /* format list: injected formats */
+    DIRECTIVE_CLEAR,       /* format list: removed and never injected */
+    DIRECTIVE_INJECT_MODE, /* replace | add */
+    DIRECTIVE_STRING,      /* char[128]: visible ASCII, 1 to 127 bytes */
+    DIRECTIVE_ROLE,        /* inbound | outbound */
+    DIRECTIVE_EXPORTERS,   /* otlp,zipkin,skywalking,file or none */
+    DIRECTIVE_URL,         /* char[512]: http://host[:port]/path */
+    DIRECTIVE_PATH,        /* char[512]: a file path, or - */
 };
 
 struct directive {
@@ -93,14 +92,6 @@ static const struct directive directives[] = {
      "file exporter output, JSON lines (default - : standard output)"},
     {"max-root-spans-per-second", DIRECTIVE_UINT, FIELD(max_root_spans_per_second), 0, 10000000,
      "N", "new root traces sampled per second, all workers (default 0: no limit)"},
-    {"access-log", DIRECTIVE_PATH, FIELD(access_log), 0, 0, "PATH",
-     "access log file, - for standard output, or off (default off)"},
-    {"access-log-format", DIRECTIVE_ACCESS_LOG_FORMAT, FIELD(access_log_format), 0, 0, "FORMAT",
-     "json, or a template of $variables (default json; docs/access-log.md)"},
-    {"access-log-buffer", DIRECTIVE_SIZE, FIELD(access_log_buffer), 0, 16u << 20, "BYTES",
-     "access log bytes buffered per worker before a write (default 0: a write per line)"},
-    {"access-log-flush", DIRECTIVE_DURATION, FIELD(access_log_flush_ms), 1, DAY_MS, "S",
-     "longest time a buffered access log line waits (default 1)"},
 };
 
 static const char *parse_uint(const char *value, uint64_t multiplier_ok, uint64_t *out);
@@ -145,7 +136,6 @@ void tb_config_defaults(struct tb_config *cfg)
     cfg->export.retry_initial_ms = 1000;
     cfg->export.retry_max_ms = 30000;
     tb_sampler_default(&cfg->sampler);
-    cfg->access_log_flush_ms = 1000;
 }
 
 static const struct directive *find_directive(const char *name, size_t name_len)
@@ -709,16 +699,6 @@ static const char *apply_directive(struct tb_config *cfg, const struct directive
         if (value[0] == '\0' || strlen(value) >= sizeof(cfg->export.file_path))
             return "a path of 1 to 511 characters";
         memcpy(field, value, strlen(value) + 1);
-        return NULL;
-    case DIRECTIVE_ACCESS_LOG_FORMAT:
-        if (strcmp(value, "json") == 0) {
-            cfg->access_log_format = TB_ACCESS_LOG_JSON;
-            return NULL;
-        }
-        if (value[0] == '\0' || strlen(value) >= sizeof(cfg->access_log_template))
-            return "json, or a template of 1 to 1023 characters";
-        cfg->access_log_format = TB_ACCESS_LOG_TEMPLATE;
-        memcpy(cfg->access_log_template, value, strlen(value) + 1);
         return NULL;
     }
     if (n < d->min || n > d->max) {
