@@ -304,7 +304,8 @@ int tb_prop_inject(const struct tb_prop_policy *policy, struct tb_extraction *ex
 {
     uint32_t set = tb_prop_inject_set(policy, ext), remove, done = 0;
     struct tb_trace_ctx *ctx = &ext->ctx;
-    size_t kept = 0;
+    enum tb_format order[TB_FORMAT_NUM];
+    size_t kept = 0, num;
 
     *written = 0;
     *baggage_dropped = 0;
@@ -321,6 +322,22 @@ int tb_prop_inject(const struct tb_prop_policy *policy, struct tb_extraction *ex
     sync_sampled_flag(ctx);
     if (tb_tbstate_encode(ctx, hop, arena, &ctx->tbstate) != TB_OK)
         return TB_ENOSPC;
+    num = tb_prop_inject_order(policy, set, order);
+    for (size_t i = 0; i < num; i++) {
+        done |= TB_FORMAT_BIT(order[i]);
+        if (tb_propagator_get(order[i])->inject(ctx, hop, arena, hdrs, baggage_dropped) != TB_OK)
+            return TB_ENOSPC;
+    }
+    *written = done;
+    return TB_OK;
+}
+
+size_t tb_prop_inject_order(const struct tb_prop_policy *policy, uint32_t formats,
+                            enum tb_format out[TB_FORMAT_NUM])
+{
+    uint32_t done = 0;
+    size_t num = 0;
+
     /* The configured order first, then formats refreshed in add mode. */
     for (size_t pass = 0; pass < 2; pass++) {
         size_t n = pass == 0 ? policy->num_inject : TB_FORMAT_NUM;
@@ -328,13 +345,11 @@ int tb_prop_inject(const struct tb_prop_policy *policy, struct tb_extraction *ex
         for (size_t i = 0; i < n; i++) {
             enum tb_format f = pass == 0 ? policy->inject[i] : (enum tb_format)i;
 
-            if (!(set & TB_FORMAT_BIT(f)) || (done & TB_FORMAT_BIT(f)))
+            if (!(formats & TB_FORMAT_BIT(f)) || (done & TB_FORMAT_BIT(f)))
                 continue;
             done |= TB_FORMAT_BIT(f);
-            if (tb_propagator_get(f)->inject(ctx, hop, arena, hdrs, baggage_dropped) != TB_OK)
-                return TB_ENOSPC;
+            out[num++] = f;
         }
     }
-    *written = done;
-    return TB_OK;
+    return num;
 }

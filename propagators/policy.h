@@ -121,4 +121,13 @@ int tb_prop_inject(const struct tb_prop_policy *policy, struct tb_extraction *ex
 /** The formats tb_prop_inject would write for `ext` (TB_FORMAT_BITs, in no order). */
 uint32_t tb_prop_inject_set(const struct tb_prop_policy *policy, const struct tb_extraction *ext);
 
+/**
+ * Lists the formats of `formats` (TB_FORMAT_BITs, e.g. what tb_prop_inject
+ * wrote) in the order tb_prop_inject writes them: the inject list first, then
+ * the others (formats refreshed in add mode) in registry order. Fills `out`
+ * and returns how many it holds. Never allocates.
+ */
+size_t tb_prop_inject_order(const struct tb_prop_policy *policy, uint32_t formats,
+                            enum tb_format out[TB_FORMAT_NUM]);
+
 #endif

@@ -13,6 +13,7 @@
 #include "common/tb.h"
 #include "parsers/lex.h"
 #include "propagators/propagator.h"
+#include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/config_file.h"
 #include "proxy/log.h"
@@ -911,6 +912,16 @@ int tb_config_finish(struct tb_config *cfg, FILE *err)
     if (cfg->num_listeners == 0 && cfg->have_listen && cfg->have_upstream)
         synthesize_flag_listener(cfg);
     resolve_listeners(cfg);
+    if (cfg->access_log_format == TB_ACCESS_LOG_TEMPLATE) {
+        char why[256];
+
+        /* Here rather than when the log opens, so check-config and a
+         * reload refuse it too. */
+        if (tb_access_log_template_check(cfg->access_log_template, why, sizeof(why)) != 0) {
+            fprintf(err, "tracebridge: invalid access log format: %s\n", why);
+            return -1;
+        }
+    }
     if (!cfg->have_listen && cfg->num_listeners > 0) {
         const struct tb_listener_config *l = &cfg->listeners[0];
 

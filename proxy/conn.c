@@ -23,6 +23,7 @@
 #include "common/reason.h"
 #include "common/tb.h"
 #include "parsers/http1.h"
+#include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/cluster.h"
 #include "proxy/conn.h"
@@ -80,6 +81,10 @@ struct conn_request {
     uint64_t error_body_bytes;              /* body of the proxy's own error response */
     bool upstream_reached;                  /* a connected upstream socket carried this request */
     const struct tb_reason *proxy_error;    /* why the proxy answered or closed on its own */
+    /* For the access log: its line is due once the head parsed; the
+     * upstream start is stamped only while a log is on (0 otherwise). */
+    bool head_parsed;
+    uint64_t upstream_start_ns;
 };
 
 struct tb_conn {
@@ -163,13 +168,14 @@ static void conn_detach_upstream(struct tb_conn *c)
     }
 }
 
-/* The hop's span, once per request that reached the upstream step. */
+/* The hop's span, once per request that reached the upstream step, and
+ * the access log line, once per request whose head parsed. */
 static void conn_finish_hop(struct tb_conn *c)
 {
     struct conn_request *r = c->r;
     struct tb_hop_outcome o;
 
-    if (r == NULL || r->hop == NULL)
+    if (r == NULL || !r->head_parsed)
         return;
     o.start_ns = r->start_ns;
     o.end_ns = tb_hop_now_ns();
@@ -186,8 +192,13 @@ static void conn_finish_hop(struct tb_conn *c)
     o.client = &c->peer.sa;
     o.upstream_reached = r->upstream_reached;
     o.upstream = r->endpoint != NULL ? (const struct sockaddr *)&r->endpoint->addr : NULL;
-    tb_hop_finish(c->worker, &r->req, r->hop, &o);
+    o.upstream_start_ns = r->upstream_start_ns;
+    if (r->hop != NULL)
+        tb_hop_finish(c->worker, &r->req, r->hop, &o);
+    if (c->worker->access_log != NULL)
+        tb_access_log_request(c->worker->access_log, &r->req, r->hop, &o, c->listener, r->route);
     r->hop = NULL;
+    r->head_parsed = false;
 }
 
 /* Ends the current request: the arena goes back to the worker's cache. */
@@ -359,6 +370,8 @@ static int conn_request_line_too_long(const struct tb_conn *c, const char *buf, 
 
 static int conn_send_request_head(struct tb_conn *c)
 {
+    if (c->worker->access_log != NULL)
+        c->r->upstream_start_ns = tb_hop_now_ns();
     return conn_write_head(bufferevent_get_output(c->up->bev), &c->r->req, 1);
 }
 
@@ -654,6 +667,7 @@ static void conn_read_head(struct tb_conn *c)
         conn_reply_error(c, c->r->req_parser.error); /* conn may be freed */
         return;
     }
+    c->r->head_parsed = true;
     conn_start_exchange(c); /* conn may be freed */
 }
 

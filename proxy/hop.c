@@ -164,6 +164,7 @@ int tb_hop_rewrite(struct tb_worker *w, const struct tb_listener_config *listene
     s->listener = listener;
     s->route = route;
     s->edge_link = false;
+    s->policy = policy;
     if (tb_prop_extract(policy, &req->headers, arena, &s->ext) != TB_OK)
         goto no_space;
     if (listener->trust != TB_TRUST_TRUST) {

@@ -42,6 +42,8 @@ struct tb_hop_counters {
 struct tb_hop_state {
     struct tb_extraction ext;
     struct tb_hop hop;
+    /* The policy applied: its inject list gives the order of `injected`. */
+    const struct tb_prop_policy *policy;
     uint32_t injected;       /* TB_FORMAT_BITs written */
     bool sampled;            /* the decision carried downstream: a span is exported */
     char sw8_segment_id[33]; /* the hop's SkyWalking segment when that exporter is on */
@@ -63,6 +65,9 @@ struct tb_hop_outcome {
     const struct sockaddr *client;
     const struct sockaddr *upstream; /* the endpoint's address when upstream_reached */
     bool upstream_reached;           /* the request went over a connected upstream socket */
+    /* Unix epoch: the request head went upstream (its last attempt); 0 when
+     * not measured, which is when no access log asks for it. */
+    uint64_t upstream_start_ns;
 };
 
 /**

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "common/tb.h"
+#include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/decode.h"
 #include "proxy/gen.h"
@@ -530,6 +531,20 @@ int main(int argc, char **argv)
         return 0;
     case TB_CONFIG_CLI_ERROR:
         return 2;
+    }
+    /* A bad template is a configuration error; an access log that cannot be
+     * opened fails the start, as an unusable listen address does. */
+    switch (tb_access_log_check_config(&cfg, err, sizeof(err))) {
+    case TB_OK:
+        break;
+    case TB_EINVAL:
+        fprintf(stderr, "tracebridge: %s\n", err);
+        tb_config_free(&cfg);
+        return 2;
+    default:
+        tb_log(TB_LOG_ERROR, "access_log_error", " error=\"%s\"", err);
+        tb_config_free(&cfg);
+        return 1;
     }
     tb_log_set_level((enum tb_log_level)cfg.log_level);
     px.num_workers = cfg.workers;

@@ -14,6 +14,7 @@
 #include "common/arena.h"
 #include "common/reason.h"
 #include "common/tb.h"
+#include "proxy/access_log.h"
 #include "proxy/config.h"
 #include "proxy/conn.h"
 #include "proxy/gen.h"
@@ -156,6 +157,15 @@ static void worker_take_config(struct tb_worker *w, struct tb_gen *gen)
     ms_to_timeval(cfg->drain_timeout_ms, &w->tv_drain);
 }
 
+static bool worker_access_log_changed(const struct tb_config *a, const struct tb_config *b)
+{
+    return strcmp(a->access_log, b->access_log) != 0 ||
+           a->access_log_format != b->access_log_format ||
+           strcmp(a->access_log_template, b->access_log_template) != 0 ||
+           a->access_log_buffer != b->access_log_buffer ||
+           a->access_log_flush_ms != b->access_log_flush_ms;
+}
+
 /* Switches to a new generation: listeners whose socket the main thread kept
  * stay (accept queues intact), new ones start, dropped ones stop accepting
  * and let their connections finish their current request. */
@@ -166,6 +176,14 @@ static void worker_apply_config(struct tb_worker *w, struct tb_gen *gen, const i
     size_t n = gen->cfg.num_listeners;
     bool *kept = tb_xcalloc(n ? n : 1, sizeof(bool));
 
+    if (old != NULL && worker_access_log_changed(&old->cfg, &gen->cfg)) {
+        char why[600];
+
+        /* A writer that cannot switch keeps the old file and format. */
+        if (tb_access_log_reopen(&w->access_log, w->base, &gen->cfg, w->id, why, sizeof(why)) !=
+            TB_OK)
+            tb_log(TB_LOG_ERROR, "access_log_reopen", " worker=%u error=\"%s\"", w->id, why);
+    }
     worker_take_config(w, gen);
     for (node = w->listeners.next; node != &w->listeners;) {
         struct tb_worker_listener *wl = TB_CONTAINER_OF(node, struct tb_worker_listener, link);
@@ -266,6 +284,7 @@ static void worker_on_msg(evutil_socket_t fd, short events, void *arg)
 int tb_worker_init(struct tb_worker *w, unsigned id, struct tb_gen *gen, const int *fds)
 {
     struct event_config *ecfg;
+    char why[600];
 
     memset(w, 0, sizeof(*w));
     w->id = id;
@@ -286,6 +305,10 @@ int tb_worker_init(struct tb_worker *w, unsigned id, struct tb_gen *gen, const i
     event_config_free(ecfg);
     if (w->base == NULL) {
         tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"event base\"", id);
+        goto fail_fds;
+    }
+    if (tb_access_log_open(&w->access_log, w->base, &gen->cfg, id, why, sizeof(why)) != TB_OK) {
+        tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"%s\"", id, why);
         goto fail_fds;
     }
     for (size_t i = 0; i < gen->cfg.num_listeners; i++) {
@@ -358,6 +381,9 @@ void tb_worker_join(struct tb_worker *w)
     if (w->base == NULL)
         return;
     tb_conn_close_all(w);
+    /* After the last requests ended, before the base its timer is on. */
+    tb_access_log_close(w->access_log);
+    w->access_log = NULL;
     tb_upstream_pool_clear(w);
     while (!tb_list_is_empty(&w->listeners))
         worker_listener_free(TB_CONTAINER_OF(w->listeners.next, struct tb_worker_listener, link));

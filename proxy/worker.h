@@ -19,6 +19,7 @@
 struct event;
 struct event_base;
 struct evconnlistener;
+struct tb_access_log;
 struct tb_arena;
 struct tb_config;
 struct tb_gen;
@@ -74,6 +75,8 @@ struct tb_worker {
     struct tb_pipeline *pipeline; /* span export queues, or NULL */
     double root_tokens;           /* --max-root-spans-per-second bucket */
     uint64_t root_tokens_ms;
+    /* Owned; NULL when the access log is off (the data path's only test). */
+    struct tb_access_log *access_log;
     pthread_t thread;
     bool started; /* `thread` runs */
 };

@@ -691,6 +691,32 @@ static void test_tb_prop_inject__clear_in_replace_mode_beats_the_list(void **sta
     assert_headers(&fx->h, "traceparent", "00-" T "-" H "-01");
 }
 
+/* The access log lists injected formats in the order the headers were
+ * written: the list first, then formats refreshed in add mode by registry
+ * order. */
+static void test_tb_prop_inject_order__list_then_refreshed_in_registry_order(void **state)
+{
+    struct fixture *fx = *state;
+    enum tb_format order[TB_FORMAT_NUM];
+
+    fx->policy.mode = TB_INJECT_ADD;
+    set_inject(fx, "b3multi,tracecontext");
+    RUN(fx, "uber-trace-id", T ":" S ":0:1", "b3", T "-" S "-1");
+    assert_int_equal(fx->written, BIT(B3MULTI) | BIT(TRACECONTEXT) | BIT(B3) | BIT(JAEGER));
+    assert_int_equal(tb_prop_inject_order(&fx->policy, fx->written, order), 4);
+    assert_int_equal(order[0], TB_FORMAT_B3MULTI);
+    assert_int_equal(order[1], TB_FORMAT_TRACECONTEXT);
+    assert_int_equal(order[2], TB_FORMAT_B3);
+    assert_int_equal(order[3], TB_FORMAT_JAEGER);
+    assert_headers(&fx->h, "x-b3-traceid", T, "x-b3-spanid", H, "x-b3-sampled", "1", "traceparent",
+                   "00-" T "-" H "-01", "b3", T "-" H "-1", "uber-trace-id", T ":" H ":0:1");
+    /* Only the formats asked for, and none at all for an empty set. */
+    assert_int_equal(tb_prop_inject_order(&fx->policy, BIT(JAEGER) | BIT(TRACECONTEXT), order), 2);
+    assert_int_equal(order[0], TB_FORMAT_TRACECONTEXT);
+    assert_int_equal(order[1], TB_FORMAT_JAEGER);
+    assert_int_equal(tb_prop_inject_order(&fx->policy, 0, order), 0);
+}
+
 static void test_tb_prop_inject__empty_list_in_replace_mode_strips(void **state)
 {
     struct fixture *fx = *state;
@@ -849,6 +875,7 @@ int main(void)
         T_(test_tb_prop_inject__clear_in_add_mode),
         T_(test_tb_prop_inject__clear_in_replace_mode_beats_the_list),
         T_(test_tb_prop_inject__empty_list_in_replace_mode_strips),
+        T_(test_tb_prop_inject_order__list_then_refreshed_in_registry_order),
         T_(test_tb_prop_extract__invalid_traceparent_leaves_b3),
         T_(test_tb_prop_extract__duplicated_traceparent_leaves_jaeger),
         T_(test_tb_prop_extract__invalid_tracestate_keeps_traceparent),
