@@ -174,8 +174,8 @@ static void log_export_stats(const struct tb_config *cfg, const struct tb_pipeli
                (unsigned long long)e->errors);
     }
     for (unsigned i = 0; i < num_workers; i++) {
-        started += workers[i].hop_counters.spans_started;
-        sampled += workers[i].hop_counters.spans_sampled;
+        started += tb_counter_get(&workers[i].hop_counters.spans_started);
+        sampled += tb_counter_get(&workers[i].hop_counters.spans_sampled);
     }
     tb_log(TB_LOG_INFO, "span_stats", " started=%llu sampled=%llu dropped_full=%llu",
            (unsigned long long)started, (unsigned long long)sampled,
