@@ -27,6 +27,7 @@
 #include "proxy/conn.h"
 #include "proxy/hop.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
 
@@ -180,9 +181,40 @@ static void conn_finish_hop(struct tb_conn *c)
     r->hop = NULL;
 }
 
+/* Counts the request that ends, routed or not, with the status the client
+ * got as conn_finish_hop tells the span. */
+static void conn_count_request(struct tb_conn *c)
+{
+    const struct conn_request *r = c->r;
+    uint64_t now = tb_hop_now_ns();
+    int status = 0;
+
+    if (r == NULL)
+        return;
+    if (c->flags & TB_CONN_F_RESP_HEAD)
+        status = r->resp.status;
+    else if (r->proxy_error != NULL)
+        status = r->proxy_error->status;
+    tb_metrics_request_done(c->worker->metrics, c->listener->metrics_slot,
+                            r->route != NULL ? r->route->metrics_slot : TB_METRICS_NO_ROUTE, status,
+                            now > r->start_ns ? now - r->start_ns : 0);
+}
+
+/* Counts an upstream failure against the cluster of the request's route, at
+ * the point it is detected (so a failure followed by a retry counts too). */
+static void conn_count_upstream_failure(struct tb_conn *c, const struct tb_reason *reason)
+{
+    const struct tb_route_config *route = c->r != NULL ? c->r->route : NULL;
+
+    if (route != NULL)
+        tb_metrics_upstream_failure(c->worker->metrics,
+                                    c->worker->cfg->clusters[route->cluster].metrics_slot, reason);
+}
+
 /* Ends the current request: the arena goes back to the worker's cache. */
 static void conn_end_request(struct tb_conn *c)
 {
+    conn_count_request(c);
     conn_finish_hop(c);
     if (c->arena != NULL) {
         tb_worker_arena_put(c->worker, c->arena);
@@ -206,6 +238,7 @@ static void conn_free(struct tb_conn *c, const struct tb_reason *reason)
     c->client = NULL;
     tb_list_unlink(&c->link);
     w->num_conns--;
+    tb_metrics_client_connection(w->metrics, c->listener->metrics_slot, -1);
     tb_free(c);
     tb_worker_on_conn_closed(w);
 }
@@ -406,8 +439,12 @@ static int conn_open_upstream(struct tb_conn *c, int allow_pooled)
     if (up == NULL) {
         up = tb_upstream_connect(c->worker);
         if (up == NULL) {
-            conn_reply_error(c, errno == ECONNREFUSED ? &tb_reason_upstream_refused
-                                                      : &tb_reason_upstream_unreachable);
+            const struct tb_reason *reason = errno == ECONNREFUSED
+                                                 ? &tb_reason_upstream_refused
+                                                 : &tb_reason_upstream_unreachable;
+
+            conn_count_upstream_failure(c, reason);
+            conn_reply_error(c, reason);
             return TB_EIO; /* conn may be freed */
         }
     }
@@ -951,9 +988,11 @@ static void conn_on_upstream_closed(struct tb_conn *c)
     }
     if (!c->up->is_connected) {
         int err = EVUTIL_SOCKET_ERROR();
+        const struct tb_reason *reason =
+            err == ECONNREFUSED ? &tb_reason_upstream_refused : &tb_reason_upstream_unreachable;
 
-        conn_reply_error(c, err == ECONNREFUSED ? &tb_reason_upstream_refused
-                                                : &tb_reason_upstream_unreachable);
+        conn_count_upstream_failure(c, reason);
+        conn_reply_error(c, reason);
         return; /* conn may be freed */
     }
     if (!(c->flags & TB_CONN_F_RESP_HEAD)) {
@@ -1009,9 +1048,11 @@ static void conn_on_upstream_event(struct bufferevent *bev, short events, void *
         return;
     }
     if (!c->up->is_connected) {
+        conn_count_upstream_failure(c, &tb_reason_upstream_connect_timeout);
         conn_reply_error(c, &tb_reason_upstream_connect_timeout); /* conn may be freed */
         return;
     }
+    conn_count_upstream_failure(c, &tb_reason_upstream_timeout);
     conn_reply_error(c, &tb_reason_upstream_timeout); /* conn may be freed */
 }
 
@@ -1037,6 +1078,7 @@ void tb_conn_accept(struct tb_worker *w, int fd, const struct sockaddr *peer, so
     }
     tb_list_insert_head(&w->conns, &c->link);
     w->num_conns++;
+    tb_metrics_client_connection(w->metrics, c->listener->metrics_slot, 1);
     c->state = TB_CONN_IDLE;
     bufferevent_setcb(c->client, conn_on_client_read, conn_on_client_write, conn_on_client_event,
                       c);

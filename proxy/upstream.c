@@ -15,6 +15,7 @@
 
 #include "common/tb.h"
 #include "proxy/config.h"
+#include "proxy/metrics.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
 
@@ -27,6 +28,7 @@ static void pool_on_read(struct bufferevent *bev, void *arg)
      * a late error page, and the connection can no longer be trusted. */
     tb_list_unlink(&up->pool_link);
     up->worker->num_idle_upstreams--;
+    tb_metrics_upstream_connection(up->worker->metrics, 0, -1);
     tb_upstream_free(up);
 }
 
@@ -46,6 +48,7 @@ struct tb_upstream *tb_upstream_take_idle(struct tb_worker *w)
     up = TB_CONTAINER_OF(w->idle_upstreams.next, struct tb_upstream, pool_link);
     tb_list_unlink(&up->pool_link);
     w->num_idle_upstreams--;
+    tb_metrics_upstream_connection(w->metrics, 0, -1);
     up->is_reused = 1;
     bufferevent_setcb(up->bev, NULL, NULL, NULL, NULL);
     bufferevent_set_timeouts(up->bev, NULL, NULL);
@@ -72,6 +75,8 @@ struct tb_upstream *tb_upstream_connect(struct tb_worker *w)
         errno = ENOMEM;
         return NULL;
     }
+    /* Counted from here on: every path that ends `up` goes through tb_upstream_free. */
+    tb_metrics_upstream_connection(w->metrics, 1, 0);
     if (bufferevent_socket_connect(up->bev, (struct sockaddr *)&w->upstream_addr,
                                    (int)w->upstream_addr_len) != 0) {
         int saved = errno;
@@ -86,6 +91,7 @@ struct tb_upstream *tb_upstream_connect(struct tb_worker *w)
 void tb_upstream_free(struct tb_upstream *up)
 {
     TB_ASSERT(!tb_list_is_linked(&up->pool_link));
+    tb_metrics_upstream_connection(up->worker->metrics, -1, 0);
     bufferevent_free(up->bev);
     up->bev = NULL;
     tb_free(up);
@@ -106,6 +112,7 @@ void tb_upstream_release(struct tb_upstream *up)
 
         tb_list_unlink(&oldest->pool_link);
         w->num_idle_upstreams--;
+        tb_metrics_upstream_connection(w->metrics, 0, -1);
         tb_upstream_free(oldest);
     }
     up->is_reused = 0;
@@ -115,6 +122,7 @@ void tb_upstream_release(struct tb_upstream *up)
     bufferevent_enable(up->bev, EV_READ);
     tb_list_insert_head(&w->idle_upstreams, &up->pool_link);
     w->num_idle_upstreams++;
+    tb_metrics_upstream_connection(w->metrics, 0, 1);
 }
 
 void tb_upstream_pool_clear(struct tb_worker *w)
@@ -125,6 +133,7 @@ void tb_upstream_pool_clear(struct tb_worker *w)
 
         tb_list_unlink(&up->pool_link);
         w->num_idle_upstreams--;
+        tb_metrics_upstream_connection(w->metrics, 0, -1);
         tb_upstream_free(up);
     }
 }

@@ -20,6 +20,7 @@ struct event_base;
 struct evconnlistener;
 struct tb_arena;
 struct tb_config;
+struct tb_metrics_worker;
 struct tb_pipeline;
 
 #define TB_WORKER_ARENA_CACHE 64
@@ -50,6 +51,9 @@ struct tb_worker {
     double root_tokens;           /* --max-root-spans-per-second bucket */
     uint64_t root_tokens_ms;
     pthread_t thread;
+
+    /* This worker's counters (proxy/metrics.h); set by main before start. */
+    struct tb_metrics_worker *metrics;
 };
 
 /**
