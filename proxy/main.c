@@ -13,9 +13,11 @@
 #include <event2/event.h>
 
 #include "common/tb.h"
+#include "proxy/admin.h"
 #include "proxy/config.h"
 #include "proxy/decode.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/worker.h"
 #include "parsers/lex.h"
 #include "spans/exporter.h"
@@ -214,6 +216,8 @@ int main(int argc, char **argv)
     static char resource_store[4096];
     struct tb_pipeline *pipeline;
     struct tb_pipeline_stats export_stats;
+    struct tb_metrics *metrics;
+    struct tb_admin *admin = NULL;
     char err[256];
     int sig = 0, status = 0;
 
@@ -236,6 +240,13 @@ int main(int argc, char **argv)
     default_instance(&cfg);
     if (resolve_upstream(&cfg.upstream, &upstream, &upstream_len) != 0)
         return 1;
+    metrics = tb_metrics_new(cfg.workers);
+    if (tb_metrics_bind(metrics, &cfg, err, sizeof(err)) != TB_OK) {
+        fprintf(stderr, "tracebridge: %s\n", err);
+        tb_metrics_free(metrics);
+        tb_config_free(&cfg);
+        return 2;
+    }
 
     /* Signals are taken by sigwait in this thread only; workers never see
      * them. A peer that closes mid-write must not kill the process. */
@@ -254,6 +265,24 @@ int main(int argc, char **argv)
         tb_log(TB_LOG_ERROR, "export_start", " error=\"%s\"", err);
         return 1;
     }
+    tb_metrics_set_pipeline(metrics, pipeline, cfg.export.enabled);
+    /* Before the workers: an admin address that cannot be bound is a startup
+     * error, as a listener's is. */
+    if (cfg.admin_enabled &&
+        (admin = tb_admin_start(&cfg.admin, metrics, &cfg, err, sizeof(err))) == NULL) {
+        tb_log(TB_LOG_ERROR, "admin_start", " error=\"%s\"", err);
+        tb_pipeline_stop(pipeline, 0, NULL);
+        tb_metrics_free(metrics);
+        tb_config_free(&cfg);
+        return 1;
+    }
+    if (admin != NULL) {
+        struct tb_address bound = cfg.admin;
+
+        snprintf(bound.port, sizeof(bound.port), "%u", tb_admin_port(admin));
+        tb_address_format(&bound, listen_name, sizeof(listen_name));
+        tb_log(TB_LOG_INFO, "admin_listening", " address=%s", listen_name);
+    }
     workers = tb_xcalloc(cfg.workers, sizeof(*workers));
     for (unsigned i = 0; i < cfg.workers; i++) {
         int fd = open_listener(&cfg.listen, i == 0 ? NULL : port, port, sizeof(port));
@@ -266,6 +295,7 @@ int main(int argc, char **argv)
             break;
         }
         workers[i].pipeline = pipeline;
+        workers[i].metrics = tb_metrics_worker(metrics, i, &workers[i].hop_counters);
         if (tb_worker_start(&workers[i]) != TB_OK) {
             status = 1;
             break;
@@ -280,8 +310,10 @@ int main(int argc, char **argv)
         for (unsigned i = 0; i < cfg.workers; i++)
             tb_log(TB_LOG_INFO, "listening", " address=%s worker=%u workers=%u version=%s",
                    listen_name, i, cfg.workers, TB_VERSION);
+        tb_admin_set_ready(admin, true);
         while (sigwait(&stop_signals, &sig) != 0)
             ;
+        tb_admin_set_ready(admin, false);
         tb_log(TB_LOG_INFO, "shutdown", " signal=%s drain_timeout_ms=%llu",
                sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)cfg.drain_timeout_ms);
     }
@@ -289,12 +321,15 @@ int main(int argc, char **argv)
         tb_worker_stop(&workers[i]);
     for (unsigned i = 0; i < started; i++)
         tb_worker_join(&workers[i]);
+    tb_admin_stop(admin);
+    tb_metrics_set_pipeline(metrics, NULL, 0);
     /* Spans still queued go out now, within a bounded time. */
     tb_pipeline_stop(pipeline,
                      cfg.export.export_timeout_ms < 5000 ? cfg.export.export_timeout_ms : 5000,
                      &export_stats);
     log_export_stats(&cfg, &export_stats, workers, started);
     tb_free(workers);
+    tb_metrics_free(metrics);
     tb_config_free(&cfg);
     libevent_global_shutdown();
     if (status == 0)
