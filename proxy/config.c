@@ -29,7 +29,6 @@ enum directive_kind {
     DIRECTIVE_EXPORTERS,   /* otlp,zipkin,skywalking,file or none */
     DIRECTIVE_URL,         /* char[512]: http://host[:port]/path */
     DIRECTIVE_PATH,        /* char[512]: a file path, or - */
-    DIRECTIVE_ADMIN,       /* HOST:PORT, or off */
 };
 
 struct directive {
@@ -93,8 +92,6 @@ static const struct directive directives[] = {
      "file exporter output, JSON lines (default - : standard output)"},
     {"max-root-spans-per-second", DIRECTIVE_UINT, FIELD(max_root_spans_per_second), 0, 10000000,
      "N", "new root traces sampled per second, all workers (default 0: no limit)"},
-    {"admin", DIRECTIVE_ADMIN, FIELD(admin), 0, 0, "HOST:PORT|off",
-     "admin endpoints /healthz /readyz /config /metrics (default 127.0.0.1:9901)"},
 };
 
 static const char *parse_uint(const char *value, uint64_t multiplier_ok, uint64_t *out);
@@ -126,9 +123,6 @@ void tb_config_defaults(struct tb_config *cfg)
     cfg->max_header_size = 65536;
     cfg->max_request_line = 8192;
     cfg->max_idle_upstream = 32;
-    cfg->admin_enabled = 1;
-    snprintf(cfg->admin.host, sizeof(cfg->admin.host), "127.0.0.1");
-    snprintf(cfg->admin.port, sizeof(cfg->admin.port), "9901");
     cfg->log_level = TB_LOG_INFO;
     if (tb_prop_policy_defaults(&cfg->propagation, NULL, NULL) != TB_OK)
         tb_bug("the default propagation policy must parse");
@@ -701,16 +695,6 @@ static const char *apply_directive(struct tb_config *cfg, const struct directive
         return set_exporters((struct tb_export_config *)field, value);
     case DIRECTIVE_URL:
         return set_url(field, sizeof(cfg->export.zipkin_url), value);
-    case DIRECTIVE_ADMIN:
-        if (strcmp(value, "off") == 0) {
-            cfg->admin_enabled = 0;
-            return NULL;
-        }
-        form = set_address((struct tb_address *)field, value);
-        if (form != NULL)
-            return "HOST:PORT, [IPv6]:PORT or off";
-        cfg->admin_enabled = 1;
-        return NULL;
     case DIRECTIVE_PATH:
         if (value[0] == '\0' || strlen(value) >= sizeof(cfg->export.file_path))
             return "a path of 1 to 511 characters";
