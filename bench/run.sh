@@ -233,7 +233,10 @@ start_tb() {
     shift
     TB_PORT=$(free_port)
     TB_LOG=$TMP/$name.log
+    # The admin listener stays on, as deployed, on a port of its own: the
+    # default one would collide between variants and with other proxies.
     env "${TB_ENV[@]}" taskset -c "$PROXY_CPU" "$BIN" --listen "127.0.0.1:$TB_PORT" \
+        --admin "127.0.0.1:$(free_port)" \
         --upstream "127.0.0.1:$BACKEND_PORT" --workers 1 --max-idle-upstream "$POOL" "$@" 2>"$TB_LOG" &
     TB_PID=$!
     PIDS+=("$TB_PID")

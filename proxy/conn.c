@@ -31,6 +31,7 @@
 #include "proxy/route.h"
 #include "proxy/hop.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
 
@@ -92,6 +93,7 @@ struct tb_conn {
     struct tb_worker *worker;
     struct tb_worker_listener *wl;             /* the worker's listener that accepted it */
     const struct tb_listener_config *listener; /* its configuration for the current request */
+    unsigned listener_slot;                    /* metrics slot of the accepting listener */
     struct bufferevent *client;
     struct tb_upstream *up;    /* attached upstream connection, or NULL */
     struct tb_arena *arena;    /* NULL while idle */
@@ -201,11 +203,41 @@ static void conn_finish_hop(struct tb_conn *c)
     r->head_parsed = false;
 }
 
+/* Counts the request that ends, routed or not, with the status the client
+ * got as conn_finish_hop tells the span. */
+static void conn_count_request(struct tb_conn *c)
+{
+    const struct conn_request *r = c->r;
+    uint64_t now = tb_hop_now_ns();
+    int status = 0;
+
+    if (r == NULL)
+        return;
+    if (c->flags & TB_CONN_F_RESP_HEAD)
+        status = r->resp.status;
+    else if (r->proxy_error != NULL)
+        status = r->proxy_error->status;
+    tb_metrics_request_done(c->worker->metrics, c->listener->metrics_slot,
+                            r->route != NULL ? r->route->metrics_slot : TB_METRICS_NO_ROUTE, status,
+                            now > r->start_ns ? now - r->start_ns : 0);
+}
+
+/* Counts an upstream failure against the cluster of the request's route, at
+ * the point it is detected (so a failure followed by a retry counts too). */
+static void conn_count_upstream_failure(struct tb_conn *c, const struct tb_reason *reason)
+{
+    const struct tb_route_config *route = c->r != NULL ? c->r->route : NULL;
+
+    if (route != NULL)
+        tb_metrics_upstream_failure(c->worker->metrics, c->r->cluster->cfg->metrics_slot, reason);
+}
+
 /* Ends the current request: the arena goes back to the worker's cache. */
 static void conn_end_request(struct tb_conn *c)
 {
     struct tb_gen *gen = c->r != NULL ? c->r->gen : NULL;
 
+    conn_count_request(c);
     conn_finish_hop(c);
     if (c->arena != NULL) {
         tb_worker_arena_put(c->worker, c->arena);
@@ -239,6 +271,7 @@ static void conn_free(struct tb_conn *c, const struct tb_reason *reason)
     c->client = NULL;
     tb_list_unlink(&c->link);
     w->num_conns--;
+    tb_metrics_client_connection(w->metrics, c->listener_slot, -1);
     tb_worker_listener_conn_closed(c->wl);
     tb_free(c);
 }
@@ -459,6 +492,7 @@ static void conn_report_connect_failure(struct tb_conn *c, const struct tb_reaso
 {
     struct conn_request *r = c->r;
 
+    conn_count_upstream_failure(c, reason);
     if (tb_endpoint_report(r->cluster, r->endpoint, false, tb_worker_now_ms()))
         tb_log(TB_LOG_WARN, "endpoint_ejected", " cluster=%s endpoint=%s reason=%s",
                r->cluster->cfg->name, r->endpoint->authority, reason->code);
@@ -1074,9 +1108,10 @@ static void conn_on_upstream_closed(struct tb_conn *c)
     }
     if (!c->up->is_connected) {
         int err = EVUTIL_SOCKET_ERROR();
+        const struct tb_reason *reason =
+            err == ECONNREFUSED ? &tb_reason_upstream_refused : &tb_reason_upstream_unreachable;
 
-        conn_connect_failed(c, err == ECONNREFUSED ? &tb_reason_upstream_refused
-                                                   : &tb_reason_upstream_unreachable);
+        conn_connect_failed(c, reason);
         return; /* conn may be freed */
     }
     if (!(c->flags & TB_CONN_F_RESP_HEAD)) {
@@ -1135,6 +1170,7 @@ static void conn_on_upstream_event(struct bufferevent *bev, short events, void *
         conn_connect_failed(c, &tb_reason_upstream_connect_timeout); /* conn may be freed */
         return;
     }
+    conn_count_upstream_failure(c, &tb_reason_upstream_timeout);
     conn_reply_error(c, &tb_reason_upstream_timeout); /* conn may be freed */
 }
 
@@ -1164,6 +1200,8 @@ void tb_conn_accept(struct tb_worker_listener *wl, int fd, const struct sockaddr
     tb_list_insert_head(&w->conns, &c->link);
     w->num_conns++;
     wl->num_conns++;
+    c->listener_slot = wl->cfg->metrics_slot;
+    tb_metrics_client_connection(w->metrics, c->listener_slot, 1);
     c->state = TB_CONN_IDLE;
     bufferevent_setcb(c->client, conn_on_client_read, conn_on_client_write, conn_on_client_event,
                       c);

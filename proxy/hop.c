@@ -48,15 +48,25 @@ static struct tb_iov hop_endpoint(struct tb_arena *arena, const struct tb_http_m
 static void hop_count(struct tb_hop_counters *n, const struct tb_hop_state *s,
                       size_t baggage_dropped)
 {
-    for (unsigned f = 0; f < TB_FORMAT_NUM; f++) {
-        n->extracted[f] += (s->ext.valid >> f) & 1;
-        n->invalid[f] += (s->ext.invalid >> f) & 1;
-        n->injected[f] += (s->injected >> f) & 1;
+    unsigned from = s->ext.winner >= 0 ? (unsigned)s->ext.winner : TB_FORMAT_NUM;
+
+    /* Walk set bits only: each update is a load and a store, so a request
+     * pays for the formats it carried, not for every format. */
+    for (uint32_t m = s->ext.valid; m != 0; m &= m - 1)
+        tb_counter_inc(&n->extracted[__builtin_ctz(m)]);
+    for (uint32_t m = s->ext.invalid; m != 0; m &= m - 1)
+        tb_counter_inc(&n->invalid[__builtin_ctz(m)]);
+    for (uint32_t m = s->injected; m != 0; m &= m - 1) {
+        tb_counter_inc(&n->injected[__builtin_ctz(m)]);
+        tb_counter_inc(&n->conversions[from][__builtin_ctz(m)]);
     }
-    n->conflicts += s->ext.conflicts != 0;
+    if (s->ext.conflicts != 0)
+        tb_counter_inc(&n->conflicts);
     /* A context an untrusting edge replaced did arrive. */
-    n->no_context += s->ext.new_root && s->ext.valid == 0;
-    n->baggage_dropped += baggage_dropped + s->ext.ctx.baggage.dropped;
+    if (s->ext.new_root && s->ext.valid == 0)
+        tb_counter_inc(&n->no_context);
+    if (baggage_dropped + s->ext.ctx.baggage.dropped != 0)
+        tb_counter_add(&n->baggage_dropped, baggage_dropped + s->ext.ctx.baggage.dropped);
 }
 
 static void hop_log(const struct tb_hop_state *s)
@@ -114,7 +124,7 @@ static void hop_sample(struct tb_worker *w, const struct tb_sampler *sampler,
     if (d != TB_SAMPLING_DENY && (!continues || ctx->sampling == TB_SAMPLING_DEFER) &&
         !hop_root_allowed(w)) {
         d = TB_SAMPLING_DENY;
-        w->hop_counters.roots_limited++;
+        tb_counter_inc(&w->hop_counters.roots_limited);
     }
     ctx->sampling = d;
     s->sampled = tb_sampling_is_sampled(d);
@@ -138,7 +148,7 @@ static void hop_distrust(struct tb_worker *w, const struct tb_listener_config *l
         memcpy(s->edge_link_span_id, ext->ctx.span_id, 8);
     }
     if (ext->winner >= 0 || ext->valid != 0)
-        w->hop_counters.edge_restarts++;
+        tb_counter_inc(&w->hop_counters.edge_restarts);
     tb_ctx_init(&ext->ctx, TB_FORMAT_TRACECONTEXT);
     ext->winner = -1;
     ext->merged = 0;
@@ -208,7 +218,7 @@ int tb_hop_rewrite(struct tb_worker *w, const struct tb_listener_config *listene
     return TB_OK;
 
 no_space:
-    w->hop_counters.rewrite_failed++;
+    tb_counter_inc(&w->hop_counters.rewrite_failed);
     return TB_ENOSPC;
 }
 
@@ -298,10 +308,10 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
     ptrdiff_t ua;
     uint16_t n = 0;
 
-    w->hop_counters.spans_started++;
+    tb_counter_inc(&w->hop_counters.spans_started);
     if (!s->sampled || w->pipeline == NULL)
         return;
-    w->hop_counters.spans_sampled++;
+    tb_counter_inc(&w->hop_counters.spans_sampled);
     span = tb_pipeline_reserve(w->pipeline, w->id);
     if (span == NULL)
         return;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/counter.h"
 #include "propagators/context.h"
 #include "propagators/policy.h"
 
@@ -22,19 +23,24 @@ struct tb_listener_config;
 struct tb_route_config;
 struct tb_worker;
 
-/* Per-worker propagation counters (exposed by the metrics endpoint). */
+/* Per-worker propagation counters (rendered by proxy/metrics.c). The worker
+ * thread writes them, the admin thread reads them: tb_counter_add only. */
 struct tb_hop_counters {
-    uint64_t extracted[TB_FORMAT_NUM]; /* requests where the format gave a valid context */
-    uint64_t invalid[TB_FORMAT_NUM];   /* requests where the format was present but invalid */
-    uint64_t injected[TB_FORMAT_NUM];
-    uint64_t conflicts;       /* requests whose formats disagreed on the trace id */
-    uint64_t no_context;      /* requests that started a new trace */
-    uint64_t baggage_dropped; /* baggage items dropped on extract or inject */
-    uint64_t rewrite_failed;  /* header table or arena full while rewriting */
-    uint64_t spans_started;   /* hops that reached the span step */
-    uint64_t spans_sampled;   /* of those, sampled: handed to the export queue */
-    uint64_t roots_limited;   /* new roots denied by --max-root-spans-per-second */
-    uint64_t edge_restarts;   /* contexts an untrusting listener replaced with a new root */
+    struct tb_counter extracted[TB_FORMAT_NUM]; /* requests where the format gave a valid context */
+    struct tb_counter
+        invalid[TB_FORMAT_NUM]; /* requests where the format was present but invalid */
+    struct tb_counter injected[TB_FORMAT_NUM];
+    /* [from][to]: requests whose winning extracted format `from` (TB_FORMAT_NUM
+     * when no context came) went downstream as format `to` */
+    struct tb_counter conversions[TB_FORMAT_NUM + 1][TB_FORMAT_NUM];
+    struct tb_counter conflicts;       /* requests whose formats disagreed on the trace id */
+    struct tb_counter no_context;      /* requests that started a new trace */
+    struct tb_counter baggage_dropped; /* baggage items dropped on extract or inject */
+    struct tb_counter rewrite_failed;  /* header table or arena full while rewriting */
+    struct tb_counter spans_started;   /* hops that reached the span step */
+    struct tb_counter spans_sampled;   /* of those, sampled: handed to the export queue */
+    struct tb_counter roots_limited;   /* new roots denied by --max-root-spans-per-second */
+    struct tb_counter edge_restarts; /* contexts an untrusting listener replaced with a new root */
 };
 
 /* The outcome for one request, kept in the request arena for the span and

@@ -17,10 +17,13 @@
 
 #include "common/tb.h"
 #include "proxy/access_log.h"
+#include "proxy/admin.h"
+#include "proxy/metrics.h"
 #include "proxy/config.h"
 #include "proxy/decode.h"
 #include "proxy/gen.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/worker.h"
 #include "parsers/lex.h"
 #include "spans/exporter.h"
@@ -264,8 +267,8 @@ static void log_export_stats(const struct tb_config *cfg, const struct tb_pipeli
                (unsigned long long)e->errors);
     }
     for (unsigned i = 0; i < num_workers; i++) {
-        started += workers[i].hop_counters.spans_started;
-        sampled += workers[i].hop_counters.spans_sampled;
+        started += tb_counter_get(&workers[i].hop_counters.spans_started);
+        sampled += tb_counter_get(&workers[i].hop_counters.spans_sampled);
     }
     tb_log(TB_LOG_INFO, "span_stats", " started=%llu sampled=%llu dropped_full=%llu",
            (unsigned long long)started, (unsigned long long)sampled,
@@ -312,6 +315,8 @@ struct proxy {
     struct tb_worker *workers;
     unsigned num_workers; /* fixed at startup */
     struct tb_pipeline *pipeline;
+    struct tb_metrics *metrics;
+    struct tb_admin *admin; /* NULL with --admin off */
     uint64_t next_gen_id;
 };
 
@@ -348,7 +353,7 @@ static void keep_startup_settings(const struct tb_config *old, struct tb_config 
 }
 
 /* Collects what the configuration loader printed into one log line. */
-static void log_reload_failure(const char *text)
+static void log_reload_failure(struct proxy *px, const char *text)
 {
     char line[1024];
     size_t n = 0;
@@ -359,6 +364,7 @@ static void log_reload_failure(const char *text)
         n--;
     line[n] = '\0';
     tb_log(TB_LOG_ERROR, "config_reload_failed", " error=\"%s\" keeping_generation=1", line);
+    tb_metrics_reload(px->metrics, false);
 }
 
 /* SIGHUP: a new generation from the same flags, environment and file. A
@@ -380,7 +386,7 @@ static void reload(struct proxy *px)
     r = load_config(&cfg, px->argc, px->argv, errs);
     fclose(errs);
     if (r != TB_CONFIG_CLI_RUN) {
-        log_reload_failure(text != NULL ? text : "invalid configuration");
+        log_reload_failure(px, text != NULL ? text : "invalid configuration");
         free(text);
         return;
     }
@@ -389,12 +395,18 @@ static void reload(struct proxy *px)
     gen = tb_gen_new(&cfg, px->num_workers, px->next_gen_id, err, sizeof(err));
     if (gen == NULL) {
         tb_config_free(&cfg);
-        log_reload_failure(err);
+        log_reload_failure(px, err);
+        return;
+    }
+    /* Slots by name, before any worker counts into them. */
+    if (tb_metrics_bind(px->metrics, &gen->cfg, err, sizeof(err)) != TB_OK) {
+        tb_gen_unref(gen);
+        log_reload_failure(px, err);
         return;
     }
     if (listen_table_build(&gen->cfg, px->num_workers, &px->listeners, &table) != 0) {
         tb_gen_unref(gen);
-        log_reload_failure("a listener could not be bound (see listen_error)");
+        log_reload_failure(px, "a listener could not be bound (see listen_error)");
         return;
     }
     px->next_gen_id++;
@@ -414,8 +426,12 @@ static void reload(struct proxy *px)
     /* Sockets of dropped listeners now belong to the workers, which close them. */
     listen_table_free(&px->listeners);
     px->listeners = table;
+    /* The admin thread reads the configuration: it lets go of the old one
+     * before the old generation may be freed. */
+    tb_admin_set_config(px->admin, &gen->cfg);
     tb_gen_unref(px->gen);
     px->gen = gen;
+    tb_metrics_reload(px->metrics, true);
     tb_log(TB_LOG_INFO, "config_reloaded", " generation=%llu listeners=%zu routes=%zu clusters=%zu",
            (unsigned long long)gen->id, gen->cfg.num_listeners,
            gen->cfg.num_listeners ? gen->cfg.listeners[0].num_routes : 0, gen->cfg.num_clusters);
@@ -554,6 +570,13 @@ int main(int argc, char **argv)
         tb_config_free(&cfg);
         return 1;
     }
+    px.metrics = tb_metrics_new(px.num_workers);
+    if (tb_metrics_bind(px.metrics, &px.gen->cfg, err, sizeof(err)) != TB_OK) {
+        fprintf(stderr, "tracebridge: %s\n", err);
+        tb_metrics_free(px.metrics);
+        tb_gen_unref(px.gen);
+        return 2;
+    }
 
     /* Signals are taken by sigwait in this thread only; workers never see
      * them. A peer that closes mid-write must not kill the process. */
@@ -571,11 +594,29 @@ int main(int argc, char **argv)
             tb_pipeline_start(&px.gen->cfg.export, &resource, px.num_workers, err, sizeof(err));
         if (px.pipeline == NULL) {
             tb_log(TB_LOG_ERROR, "export_start", " error=\"%s\"", err);
+            tb_metrics_free(px.metrics);
             tb_gen_unref(px.gen);
             return 1;
         }
     }
-    if (listen_table_build(&px.gen->cfg, px.num_workers, NULL, &px.listeners) != 0)
+    tb_metrics_set_pipeline(px.metrics, px.pipeline, px.gen->cfg.export.enabled);
+    /* Before the workers: an admin address that cannot be bound is a startup
+     * error, as a listener's is. */
+    if (px.gen->cfg.admin_enabled) {
+        px.admin = tb_admin_start(&px.gen->cfg.admin, px.metrics, &px.gen->cfg, err, sizeof(err));
+        if (px.admin == NULL) {
+            tb_log(TB_LOG_ERROR, "admin_start", " error=\"%s\"", err);
+            status = 1;
+        } else {
+            struct tb_address bound = px.gen->cfg.admin;
+            char name[300];
+
+            snprintf(bound.port, sizeof(bound.port), "%u", tb_admin_port(px.admin));
+            tb_address_format(&bound, name, sizeof(name));
+            tb_log(TB_LOG_INFO, "admin_listening", " address=%s", name);
+        }
+    }
+    if (status == 0 && listen_table_build(&px.gen->cfg, px.num_workers, NULL, &px.listeners) != 0)
         status = 1;
     px.workers = tb_xcalloc(px.num_workers, sizeof(*px.workers));
     for (unsigned i = 0; i < px.num_workers && status == 0; i++) {
@@ -594,6 +635,7 @@ int main(int argc, char **argv)
         }
         tb_free(fds);
         px.workers[i].pipeline = px.pipeline;
+        px.workers[i].metrics = tb_metrics_worker(px.metrics, i, &px.workers[i].hop_counters);
         if (tb_worker_start(&px.workers[i]) != TB_OK) {
             tb_worker_join(&px.workers[i]);
             for (unsigned j = i + 1; j < px.num_workers; j++)
@@ -608,13 +650,18 @@ int main(int argc, char **argv)
         int sig;
 
         log_listening(&px);
+        tb_admin_set_ready(px.admin, true);
         sig = serve_signals(&px, &signals);
+        /* First of all, look unready: load balancers stop sending. */
+        tb_admin_set_ready(px.admin, false);
         shutdown_delay(&px, sig, &signals);
     }
     for (unsigned i = 0; i < started; i++)
         tb_worker_stop(&px.workers[i]);
     for (unsigned i = 0; i < started; i++)
         tb_worker_join(&px.workers[i]);
+    tb_admin_stop(px.admin);
+    tb_metrics_set_pipeline(px.metrics, NULL, 0);
     /* Spans still queued go out now, within a bounded time. */
     tb_pipeline_stop(
         px.pipeline,
@@ -622,6 +669,7 @@ int main(int argc, char **argv)
         &export_stats);
     log_export_stats(&px.gen->cfg, &export_stats, px.workers, started);
     tb_free(px.workers);
+    tb_metrics_free(px.metrics);
     listen_table_free(&px.listeners);
     tb_gen_unref(px.gen);
     libevent_global_shutdown();

@@ -17,6 +17,7 @@
 #include "common/tb.h"
 #include "proxy/cluster.h"
 #include "proxy/config.h"
+#include "proxy/metrics.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
 
@@ -29,6 +30,7 @@ static void pool_on_read(struct bufferevent *bev, void *arg)
      * a late error page, and the connection can no longer be trusted. */
     tb_list_unlink(&up->pool_link);
     up->worker->num_idle_upstreams--;
+    tb_metrics_upstream_connection(up->worker->metrics, 0, -1);
     tb_upstream_free(up);
 }
 
@@ -58,6 +60,7 @@ struct tb_upstream *tb_upstream_take_idle(struct tb_worker *w, const struct tb_e
         return NULL;
     tb_list_unlink(&up->pool_link);
     w->num_idle_upstreams--;
+    tb_metrics_upstream_connection(w->metrics, 0, -1);
     up->is_reused = 1;
     bufferevent_setcb(up->bev, NULL, NULL, NULL, NULL);
     bufferevent_set_timeouts(up->bev, NULL, NULL);
@@ -86,6 +89,8 @@ struct tb_upstream *tb_upstream_connect(struct tb_worker *w, const struct tb_end
         errno = ENOMEM;
         return NULL;
     }
+    /* Counted from here on: every path that ends `up` goes through tb_upstream_free. */
+    tb_metrics_upstream_connection(w->metrics, 1, 0);
     if (bufferevent_socket_connect(up->bev, (const struct sockaddr *)&ep->addr,
                                    (int)ep->addr_len) != 0) {
         int saved = errno;
@@ -100,6 +105,7 @@ struct tb_upstream *tb_upstream_connect(struct tb_worker *w, const struct tb_end
 void tb_upstream_free(struct tb_upstream *up)
 {
     TB_ASSERT(!tb_list_is_linked(&up->pool_link));
+    tb_metrics_upstream_connection(up->worker->metrics, -1, 0);
     bufferevent_free(up->bev);
     up->bev = NULL;
     tb_free(up);
@@ -120,6 +126,7 @@ void tb_upstream_release(struct tb_upstream *up)
 
         tb_list_unlink(&oldest->pool_link);
         w->num_idle_upstreams--;
+        tb_metrics_upstream_connection(w->metrics, 0, -1);
         tb_upstream_free(oldest);
     }
     up->is_reused = 0;
@@ -129,6 +136,7 @@ void tb_upstream_release(struct tb_upstream *up)
     bufferevent_enable(up->bev, EV_READ);
     tb_list_insert_head(&w->idle_upstreams, &up->pool_link);
     w->num_idle_upstreams++;
+    tb_metrics_upstream_connection(w->metrics, 0, 1);
 }
 
 void tb_upstream_pool_clear(struct tb_worker *w)
@@ -139,6 +147,7 @@ void tb_upstream_pool_clear(struct tb_worker *w)
 
         tb_list_unlink(&up->pool_link);
         w->num_idle_upstreams--;
+        tb_metrics_upstream_connection(w->metrics, 0, -1);
         tb_upstream_free(up);
     }
 }

@@ -23,6 +23,7 @@ struct tb_access_log;
 struct tb_arena;
 struct tb_config;
 struct tb_gen;
+struct tb_metrics_worker;
 struct tb_pipeline;
 
 #define TB_WORKER_ARENA_CACHE 64
@@ -79,6 +80,9 @@ struct tb_worker {
     struct tb_access_log *access_log;
     pthread_t thread;
     bool started; /* `thread` runs */
+
+    /* This worker's counters (proxy/metrics.h); set by main before start. */
+    struct tb_metrics_worker *metrics;
 };
 
 /**

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND = os.path.join(ROOT, "tests", "integration", "fakes", "backend.py")
@@ -85,7 +86,9 @@ def main():
                                stdout=subprocess.PIPE, text=True)
     backend_port = int(backend.stdout.readline().split()[1])
     proxy_port = free_port()
+    admin_port = free_port()  # never the default 9901: another proxy may hold it
     proxy = subprocess.Popen([binary, "--listen", "127.0.0.1:%d" % proxy_port,
+                              "--admin", "127.0.0.1:%d" % admin_port,
                               "--upstream", "127.0.0.1:%d" % backend_port,
                               "--propagators", "tracecontext,baggage,b3",
                               "--service-name", "demo-gateway",
@@ -166,6 +169,16 @@ def main():
         with open(events.name, encoding="utf-8") as f:
             requests = [json.loads(line) for line in f if '"event":"request"' in line]
         print("   requests the backend received in all: %d (sections 0 to 2; not this one)" % len(requests))
+
+        print("\n== 4. the admin endpoint: http://127.0.0.1:%d/metrics (docs/admin.md), in part"
+              % admin_port)
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port, timeout=5) as r:
+            metrics = r.read().decode("utf-8")
+        for line in metrics.splitlines():
+            if (line.startswith(("tracebridge_requests_total", "tracebridge_conversions_total",
+                                 "tracebridge_context_extracted_total"))
+                    and not line.endswith(" 0")):
+                print("   | " + line)
     finally:
         proxy.send_signal(signal.SIGTERM)
         proxy.wait(timeout=30)

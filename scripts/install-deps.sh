@@ -9,7 +9,7 @@ set -eu
 scope=${1:-all}
 
 build_pkgs="gcc make pkg-config libevent-dev libssl-dev libcmocka-dev libyaml-dev node-llhttp zlib1g-dev"
-test_pkgs="curl python3 clang libclang-rt-14-dev protobuf-compiler groff-base"
+test_pkgs="curl python3 clang libclang-rt-14-dev protobuf-compiler groff-base prometheus"
 bench_pkgs="wrk nginx-light procps util-linux"
 
 case "$scope" in

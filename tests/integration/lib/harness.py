@@ -19,6 +19,7 @@ Environment:
                              127.0.0.1:$TB_TEST_BACKEND_PORT (default 18081)
 """
 
+import http.client
 import json
 import os
 import re
@@ -174,14 +175,24 @@ def child_env(env):
     return out
 
 
+def _has_admin_flag(args):
+    return any(a == "--admin" or a.startswith("--admin=") for a in args)
+
+
 def run_binary(args, timeout=10.0, input=None, env=None):
     """Runs the binary to completion; returns (status, stdout, stderr) as text.
 
     `input` (str or bytes) is written to its standard input (default: none,
-    /dev/null); `env` is applied over the environment as child_env() says."""
+    /dev/null); `env` is applied over the environment as child_env() says.
+    A proxy command line (one with --listen) gets `--admin off` first unless
+    it names --admin itself: the default admin port is the same for every
+    process, and parallel runs must not depend on it being free."""
     if isinstance(input, str):
         input = input.encode("utf-8")
-    p = subprocess.Popen([BINARY] + list(args),
+    args = list(args)
+    if "--listen" in args and not _has_admin_flag(args) and args[:1] != ["decode"]:
+        args = ["--admin", "off"] + args
+    p = subprocess.Popen([BINARY] + args,
                          stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(env))
     _track(p)
@@ -378,7 +389,9 @@ class Backend:
 
 
 class Proxy:
-    """A tracebridge process listening on 127.0.0.1."""
+    """A tracebridge process listening on 127.0.0.1, with its admin
+    endpoints on a port of its own (`admin_port`, None when the test's args
+    turn the admin off or name its address)."""
 
     def __init__(self, upstream, args=(), workers=None, listen_port=None, wait_ready=True,
                  env=None, config=None):
@@ -399,6 +412,11 @@ class Proxy:
             cmd = [BINARY, "-c", config]
         else:
             cmd = [BINARY, "--listen", "127.0.0.1:%d" % self.port, "--upstream", upstream]
+        # Never the default admin port: it is the same for every proxy.
+        self.admin_port = None
+        if not _has_admin_flag(self.args):
+            self.admin_port = free_port()
+            cmd += ["--admin", "127.0.0.1:%d" % self.admin_port]
         if workers is not None:
             cmd += ["--workers", str(workers)]
         cmd += self.args
@@ -417,6 +435,24 @@ class Proxy:
     @property
     def addr(self):
         return ("127.0.0.1", self.port)
+
+    @property
+    def admin_addr(self):
+        if self.admin_port is None:
+            raise AssertionError("this proxy has no admin port chosen by the harness")
+        return ("127.0.0.1", self.admin_port)
+
+    def admin(self, path, method="GET", timeout=5.0):
+        """One request to the admin endpoints: (status, headers dict with
+        lower-case names, body bytes)."""
+        return admin_request(self.admin_addr, path, method, timeout)
+
+    def metrics(self):
+        """/metrics parsed: {(name, ((label, value), ...)): float}, labels sorted."""
+        st, hdrs, body = self.admin("/metrics")
+        if st != 200:
+            raise AssertionError("/metrics answered %d: %r" % (st, body[:300]))
+        return parse_metrics(body.decode("utf-8"))
 
     def wait_ready(self):
         """Connect probe with a deadline; fails at once if the process exited."""
@@ -500,6 +536,13 @@ class RunningProxy:
         self.port = int(port)
         self.host = host
         self.log_path = None
+        self.admin_port = None
+
+    def admin(self, path, method="GET", timeout=5.0):
+        raise Skip("admin endpoints not known with TB_TEST_USE_RUNNING")
+
+    def metrics(self):
+        raise Skip("admin endpoints not known with TB_TEST_USE_RUNNING")
 
     @property
     def addr(self):
@@ -536,6 +579,73 @@ def parse_logfmt(line):
             v = v[1:-1].replace('\\"', '"').replace("\\\\", "\\")
         out[k] = v
     return out
+
+
+# -------------------------------------------------------------------- admin
+
+
+def admin_request(addr, path, method="GET", timeout=5.0):
+    """One HTTP/1.1 request to an admin address: (status, headers with
+    lower-case names, body bytes)."""
+    conn = http.client.HTTPConnection(addr[0], addr[1], timeout=timeout)
+    try:
+        conn.request(method, path)
+        r = conn.getresponse()
+        body = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+    finally:
+        conn.close()
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)')
+
+
+def _unescape_label(v):
+    out, i = [], 0
+    while i < len(v):
+        if v[i] == "\\" and i + 1 < len(v):
+            out.append({"n": "\n", "\\": "\\", '"': '"'}.get(v[i + 1], "\\" + v[i + 1]))
+            i += 2
+        else:
+            out.append(v[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_metrics(text):
+    """Prometheus text format samples: {(name, ((label, value), ...)): float},
+    labels sorted by name. Fails on a line it cannot read."""
+    out = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            raise AssertionError("/metrics line %d unreadable: %r" % (n, line))
+        labels = []
+        rest = m.group(2) or ""
+        while rest:
+            lm = _LABEL.match(rest)
+            if not lm:
+                raise AssertionError("/metrics line %d: bad labels %r" % (n, m.group(2)))
+            labels.append((lm.group(1), _unescape_label(lm.group(2))))
+            rest = rest[lm.end():]
+        key = (m.group(1), tuple(sorted(labels)))
+        if key in out:
+            raise AssertionError("/metrics line %d repeats a series: %r" % (n, line))
+        out[key] = float(m.group(3).replace("+Inf", "inf"))
+    return out
+
+
+def metric(samples, name, **labels):
+    """The value of one series of parse_metrics' result; fails when absent."""
+    key = (name, tuple(sorted(labels.items())))
+    if key not in samples:
+        near = sorted(k for k in samples if k[0] == name)
+        raise AssertionError("no series %s%r in /metrics; series of that name: %r"
+                             % (name, labels, near[:20]))
+    return samples[key]
 
 
 # -------------------------------------------------------------------- stack
