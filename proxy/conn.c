@@ -493,9 +493,11 @@ static void conn_report_connect_failure(struct tb_conn *c, const struct tb_reaso
     struct conn_request *r = c->r;
 
     conn_count_upstream_failure(c, reason);
-    if (tb_endpoint_report(r->cluster, r->endpoint, false, tb_worker_now_ms()))
+    if (tb_endpoint_report(r->cluster, r->endpoint, false, tb_worker_now_ms())) {
+        tb_metrics_endpoint_ejected(c->worker->metrics, r->cluster->cfg->metrics_slot);
         tb_log(TB_LOG_WARN, "endpoint_ejected", " cluster=%s endpoint=%s reason=%s",
                r->cluster->cfg->name, r->endpoint->authority, reason->code);
+    }
 }
 
 /* Attaches a pooled connection to the request's endpoint or starts a new

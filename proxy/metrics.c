@@ -48,7 +48,7 @@ struct request_counters {
 };
 
 struct cluster_counters {
-    struct tb_counter refused, unreachable, connect_timeouts, response_timeouts;
+    struct tb_counter refused, unreachable, connect_timeouts, response_timeouts, ejections;
 };
 
 struct tb_metrics_worker {
@@ -304,6 +304,14 @@ void tb_metrics_upstream_failure(struct tb_metrics_worker *mw, unsigned cluster,
         tb_counter_inc(&cc->response_timeouts);
 }
 
+void tb_metrics_endpoint_ejected(struct tb_metrics_worker *mw, unsigned cluster)
+{
+    if (mw == NULL)
+        return;
+    TB_ASSERT(cluster < TB_METRICS_MAX_CLUSTERS);
+    tb_counter_inc(&mw->clusters[cluster].ejections);
+}
+
 static void gauge_move(struct tb_counter *g, int delta)
 {
     if (delta > 0)
@@ -503,6 +511,11 @@ static void render_connections(FILE *out, const struct tb_metrics *m)
     for (unsigned c = 0; c < m->num_clusters; c++)
         cluster_sample(out, m, response_timeouts, c, NULL,
                        offsetof(struct cluster_counters, response_timeouts));
+    family(out, "tracebridge_upstream_ejections_total", "counter",
+           "Endpoints taken out of rotation after failed connects (passive ejection), by cluster.");
+    for (unsigned c = 0; c < m->num_clusters; c++)
+        cluster_sample(out, m, "tracebridge_upstream_ejections_total", c, NULL,
+                       offsetof(struct cluster_counters, ejections));
 }
 
 static void render_by_format(FILE *out, const struct tb_metrics *m, const char *name,
@@ -529,6 +542,10 @@ static void render_propagation(FILE *out, const struct tb_metrics *m)
         {"tracebridge_requests_without_context_total",
          "Requests that brought no valid trace context: the hop started a new trace.",
          HOP_AT(no_context)},
+        {"tracebridge_edge_restarts_total",
+         "Incoming contexts a listener with trust ignore or restart-and-link replaced with a new "
+         "root.",
+         HOP_AT(edge_restarts)},
         {"tracebridge_baggage_items_dropped_total",
          "Baggage items dropped on extract or inject (limits, invalid encodings).",
          HOP_AT(baggage_dropped)},

@@ -119,6 +119,9 @@ void tb_metrics_request_done(struct tb_metrics_worker *mw, unsigned listener, un
 void tb_metrics_upstream_failure(struct tb_metrics_worker *mw, unsigned cluster,
                                  const struct tb_reason *reason);
 
+/** Counts one passive ejection of an endpoint of `cluster` (a slot). */
+void tb_metrics_endpoint_ejected(struct tb_metrics_worker *mw, unsigned cluster);
+
 /** A client connection opened (`delta` 1) or closed (-1) on listener slot `listener`. */
 void tb_metrics_client_connection(struct tb_metrics_worker *mw, unsigned listener, int delta);
 

@@ -35,7 +35,8 @@ class FileProxy(h.Proxy):
         self.workers = None
         self.log_path = os.path.join(h.test_dir(), "proxy%d.log" % h._seq("proxy"))
         h._state["logs"].append(self.log_path)
-        self.cmd = [h.BINARY, "-c", path] + self.admin_args() + self.args
+        admin = [] if "--admin" in self.args else ["--admin", "off"]
+        self.cmd = [h.BINARY, "-c", path] + admin + self.args
         log = open(self.log_path, "wb")
         log.write(("# %s\n" % " ".join(self.cmd)).encode())
         log.flush()
@@ -47,9 +48,14 @@ class FileProxy(h.Proxy):
         self.status = None
         self.wait_ready()
 
-    @staticmethod
-    def admin_args():
-        return ["--admin", "off"]
+
+def metric(admin_port, name_and_labels):
+    """The value of one sample of /metrics, or None."""
+    body = get(admin_port, "/metrics").body.decode()
+    for line in body.splitlines():
+        if line.startswith(name_and_labels + " "):
+            return float(line.split()[-1])
+    return None
 
 
 def write_config(path, text):
@@ -126,7 +132,8 @@ clusters:
     endpoints: [%s, 127.0.0.1:%d, %s]
     ejection: {consecutive_failures: 1, base: 30s, max: 60s}
 """ % (port, a.hostport, dead, b.hostport))
-    p = FileProxy(path, port)
+    admin = h.free_port()
+    p = FileProxy(path, port, args=["--admin", "127.0.0.1:%d" % admin])
     try:
         a.mark()
         b.mark()
@@ -139,6 +146,12 @@ clusters:
         ejected = p.log_lines(event="endpoint_ejected")
         h.eq(len(ejected), 1, "the dead endpoint is ejected once for its back-off: %r" % ejected)
         h.eq(ejected[0].get("endpoint"), "127.0.0.1:%d" % dead, "the ejected endpoint")
+        h.eq(metric(admin, 'tracebridge_upstream_ejections_total{cluster="pool"}'), 1.0,
+             "the ejection is counted")
+        h.eq(metric(admin, 'tracebridge_upstream_connect_errors_total{cluster="pool",reason="refused"}'),
+             1.0, "one refused connect, then the endpoint sat out")
+        h.eq(metric(admin, 'tracebridge_requests_total{listener="main",route="all",code_class="2xx"}'),
+             30.0, "every request succeeded")
     finally:
         h.eq(p.stop(), 0, "exit status")
         a.stop()
@@ -414,16 +427,24 @@ def test_reload_under_load_fails_no_request():
 
 def test_sigterm_sequence_with_shutdown_delay_under_load():
     a, _, port, _, path, _, _ = _reload_setup()
-    p = FileProxy(path, port, args=["--shutdown-delay", "1", "--drain-timeout", "5"])
+    admin = h.free_port()
+    p = FileProxy(path, port, args=["--shutdown-delay", "1", "--drain-timeout", "5",
+                                    "--admin", "127.0.0.1:%d" % admin])
     load = Load(port)
+
+    def readyz():
+        return get(admin, "/readyz").status
+
     try:
+        h.eq(readyz(), 200, "ready while serving")
         time.sleep(0.3)
         slow = client.Conn(("127.0.0.1", port), timeout=10)
         slow.send(client.build_request("GET", "/slow", [("X-Test-Delay-Head", "1.5")]))
         a.wait_request(lambda e: e["target"] == "/slow")
         t0 = time.monotonic()
         p.signal(signal.SIGTERM)
-        time.sleep(0.6)
+        h.wait_until(lambda: readyz() == 503, 0.5, "/readyz answers 503 at once")
+        time.sleep(0.5)
         ok_during_delay = load.ok
         time.sleep(0.2)
         h.true(load.ok > ok_during_delay, "requests still served during the delay")
