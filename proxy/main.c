@@ -16,6 +16,7 @@
 #include "proxy/config.h"
 #include "proxy/decode.h"
 #include "proxy/log.h"
+#include "proxy/monitor.h"
 #include "proxy/worker.h"
 #include "parsers/lex.h"
 #include "spans/exporter.h"
@@ -214,6 +215,7 @@ int main(int argc, char **argv)
     static char resource_store[4096];
     struct tb_pipeline *pipeline;
     struct tb_pipeline_stats export_stats;
+    struct tb_monitor *monitor;
     char err[256];
     int sig = 0, status = 0;
 
@@ -255,6 +257,7 @@ int main(int argc, char **argv)
         return 1;
     }
     workers = tb_xcalloc(cfg.workers, sizeof(*workers));
+    monitor = tb_monitor_new(&cfg);
     for (unsigned i = 0; i < cfg.workers; i++) {
         int fd = open_listener(&cfg.listen, i == 0 ? NULL : port, port, sizeof(port));
 
@@ -266,12 +269,15 @@ int main(int argc, char **argv)
             break;
         }
         workers[i].pipeline = pipeline;
+        workers[i].degrade = tb_monitor_degrade(monitor);
         if (tb_worker_start(&workers[i]) != TB_OK) {
             status = 1;
             break;
         }
         started++;
     }
+    if (status == 0)
+        tb_monitor_start(monitor, pipeline, workers, started);
     if (status == 0) {
         struct tb_address bound = cfg.listen;
 
@@ -289,6 +295,7 @@ int main(int argc, char **argv)
         tb_worker_stop(&workers[i]);
     for (unsigned i = 0; i < started; i++)
         tb_worker_join(&workers[i]);
+    tb_monitor_free(monitor);
     /* Spans still queued go out now, within a bounded time. */
     tb_pipeline_stop(pipeline,
                      cfg.export.export_timeout_ms < 5000 ? cfg.export.export_timeout_ms : 5000,
