@@ -30,8 +30,11 @@ struct tb_hop_counters {
     uint64_t baggage_dropped; /* baggage items dropped on extract or inject */
     uint64_t rewrite_failed;  /* header table or arena full while rewriting */
     uint64_t spans_started;   /* hops that reached the span step */
-    uint64_t spans_sampled;   /* of those, sampled: handed to the export queue */
+    uint64_t spans_sampled;   /* of those, sampled and not shed: handed to the export queue */
     uint64_t roots_limited;   /* new roots denied by --max-root-spans-per-second */
+    /* Degradation (spans/degrade.h). spans_started >= spans_sampled + spans_shed. */
+    uint64_t spans_shed;    /* sampled, but no span made: level 1's thinning, or level 3 */
+    uint64_t spans_reduced; /* of spans_sampled, made with the essential attributes only */
 };
 
 /* The outcome for one request, kept in the request arena for the span and
@@ -39,8 +42,9 @@ struct tb_hop_counters {
 struct tb_hop_state {
     struct tb_extraction ext;
     struct tb_hop hop;
-    uint32_t injected;       /* TB_FORMAT_BITs written */
-    bool sampled;            /* the decision carried downstream: a span is exported */
+    uint32_t injected; /* TB_FORMAT_BITs written */
+    bool sampled;      /* the decision carried downstream: a span is exported, unless degradation
+                          sheds it (which never changes this decision) */
     char sw8_segment_id[33]; /* the hop's SkyWalking segment when that exporter is on */
 };
 
@@ -66,7 +70,9 @@ int tb_hop_rewrite(struct tb_worker *w, struct tb_arena *arena, struct tb_http_m
 /**
  * Finishes the hop of a request that went through tb_hop_rewrite: when it is
  * sampled, fills a span in the worker's export queue (a full queue drops it;
- * the pipeline counts). `req` must still be valid (its arena not yet reset).
+ * the pipeline counts). The degradation level, read once here, may shed the
+ * span or reduce it (docs/spans.md, "Degradation"; counted in
+ * hop_counters). `req` must still be valid (its arena not yet reset).
  * Never blocks, never allocates.
  */
 void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req,

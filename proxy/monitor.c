@@ -183,6 +183,7 @@ int tb_monitor_start(struct tb_monitor *m, const struct tb_pipeline *pipeline,
 void tb_monitor_free(struct tb_monitor *m)
 {
     struct tb_degrade_stats st;
+    uint64_t shed = 0, reduced = 0;
 
     if (m == NULL)
         return;
@@ -195,10 +196,17 @@ void tb_monitor_free(struct tb_monitor *m)
         pthread_cond_destroy(&m->wake);
         pthread_mutex_destroy(&m->lock);
         tb_degrade_stats(m->degrade, &st);
+        for (unsigned i = 0; i < m->num_workers; i++) {
+            shed += m->workers[i].hop_counters.spans_shed;
+            reduced += m->workers[i].hop_counters.spans_reduced;
+        }
         tb_log(TB_LOG_INFO, "degradation_stats",
-               " current=%u to_0=%llu to_1=%llu to_2=%llu to_3=%llu", st.level,
-               (unsigned long long)st.transitions[0], (unsigned long long)st.transitions[1],
-               (unsigned long long)st.transitions[2], (unsigned long long)st.transitions[3]);
+               " current=%u to_0=%llu to_1=%llu to_2=%llu to_3=%llu spans_shed=%llu "
+               "spans_reduced=%llu",
+               st.level, (unsigned long long)st.transitions[0],
+               (unsigned long long)st.transitions[1], (unsigned long long)st.transitions[2],
+               (unsigned long long)st.transitions[3], (unsigned long long)shed,
+               (unsigned long long)reduced);
     }
     tb_free(m->prev);
     tb_degrade_free(m->degrade);

@@ -54,7 +54,8 @@ int tb_monitor_start(struct tb_monitor *m, const struct tb_pipeline *pipeline,
 
 /**
  * Stops the thread (within one period), logs `event=degradation_stats` with
- * the level and the changes into each level, and frees `m`. Call after the workers have been joined
+ * the level, the changes into each level and the spans the workers shed or
+ * reduced, and frees `m`. Call after the workers have been joined
  * (they read the level until then; the counters are final only then) and before the pipeline is
  * stopped. `m` may be NULL.
  */
