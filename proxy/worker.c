@@ -189,6 +189,11 @@ int tb_worker_init(struct tb_worker *w, unsigned id, const struct tb_config *cfg
 
     ecfg = event_config_new();
     event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
+    /* libevent's default clock is CLOCK_MONOTONIC_COARSE, a jiffy behind:
+     * a loop that also wakes for other reasons (the lag timer does, every
+     * 50 ms) then fires a timeout up to a jiffy before its time. The precise
+     * clock keeps the configured timeouts exact, for a few ns per wake-up. */
+    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
     w->base = event_base_new_with_config(ecfg);
     event_config_free(ecfg);
     if (w->base == NULL) {
