@@ -232,8 +232,10 @@ int main(int argc, char **argv)
     case TB_CONFIG_CLI_ERROR:
         return 2;
     }
-    if (tb_config_finish(&cfg, stderr) != 0)
+    if (tb_config_finish(&cfg, stderr) != 0) {
+        tb_config_free(&cfg); /* the listeners it made before the error */
         return 2;
+    }
     tb_log_set_level((enum tb_log_level)cfg.log_level);
     default_instance(&cfg);
     if (resolve_upstream(&cfg.upstream, &upstream, &upstream_len) != 0)
