@@ -29,7 +29,6 @@ enum directive_kind {
     DIRECTIVE_EXPORTERS,   /* otlp,zipkin,skywalking,file or none */
     DIRECTIVE_URL,         /* char[512]: http://host[:port]/path */
     DIRECTIVE_PATH,        /* char[512]: a file path, or - */
-    DIRECTIVE_ONOFF,       /* int: on (1) or off (0) */
 };
 
 struct directive {
@@ -93,14 +92,6 @@ static const struct directive directives[] = {
      "file exporter output, JSON lines (default - : standard output)"},
     {"max-root-spans-per-second", DIRECTIVE_UINT, FIELD(max_root_spans_per_second), 0, 10000000,
      "N", "new root traces sampled per second, all workers (default 0: no limit)"},
-    {"degrade", DIRECTIVE_ONOFF, FIELD(degrade_enabled), 0, 0, "on|off",
-     "shed tracing work when export falls behind or loops run late (default on)"},
-    {"degrade-queue-high", DIRECTIVE_UINT, FIELD(degrade_queue_high), 0, 100, "PCT",
-     "export queue fill, percent, that degrades one level (default 80; 0: off)"},
-    {"degrade-lag", DIRECTIVE_DURATION, FIELD(degrade_lag_ms), 0, DAY_MS, "S",
-     "event-loop lag that degrades one level (default 0.1; 0: off)"},
-    {"degrade-recover", DIRECTIVE_DURATION, FIELD(degrade_recover_ms), 0, DAY_MS, "S",
-     "calm time before each step back (default 5)"},
 };
 
 static const char *parse_uint(const char *value, uint64_t multiplier_ok, uint64_t *out);
@@ -145,10 +136,6 @@ void tb_config_defaults(struct tb_config *cfg)
     cfg->export.retry_initial_ms = 1000;
     cfg->export.retry_max_ms = 30000;
     tb_sampler_default(&cfg->sampler);
-    cfg->degrade_enabled = 1;
-    cfg->degrade_queue_high = 80;
-    cfg->degrade_lag_ms = 100;
-    cfg->degrade_recover_ms = 5000;
 }
 
 static const struct directive *find_directive(const char *name, size_t name_len)
@@ -712,14 +699,6 @@ static const char *apply_directive(struct tb_config *cfg, const struct directive
         if (value[0] == '\0' || strlen(value) >= sizeof(cfg->export.file_path))
             return "a path of 1 to 511 characters";
         memcpy(field, value, strlen(value) + 1);
-        return NULL;
-    case DIRECTIVE_ONOFF:
-        if (strcmp(value, "on") == 0)
-            *(int *)field = 1;
-        else if (strcmp(value, "off") == 0)
-            *(int *)field = 0;
-        else
-            return "on or off";
         return NULL;
     }
     if (n < d->min || n > d->max) {
