@@ -21,6 +21,7 @@
 #include "common/reason.h"
 #include "propagators/idmap.h"
 #include "propagators/sw8.h"
+#include "spans/degrade.h"
 #include "spans/exporter.h"
 #include "spans/sampler.h"
 
@@ -298,6 +299,63 @@ static void span_set_server(struct tb_span *span, const struct tb_http_msg *req)
     span->server_port = (uint16_t)n;
 }
 
+/* Degradation: true when this sampled hop makes no span. What was sent
+ * downstream is untouched: a hop that sheds its span still propagated the
+ * sampler's decision, so the services behind it record as they would have. */
+static bool hop_shed(struct tb_worker *w, const struct tb_hop_state *s, unsigned level)
+{
+    const struct tb_trace_ctx *ctx = &s->ext.ctx;
+
+    if (level >= TB_DEGRADE_NO_SPANS ||
+        (level >= TB_DEGRADE_THIN &&
+         !tb_degrade_thin_keeps(&s->route->sampler, ctx->trace_id, ctx->sampling))) {
+        tb_counter_inc(&w->hop_counters.spans_shed);
+        return true;
+    }
+    return false;
+}
+
+/* The fields a reduced span leaves empty (spans/span.h `reduced`): the
+ * addresses, the user agent, sizes, formats and links. */
+static void span_set_details(const struct tb_http_msg *req, const struct tb_hop_state *s,
+                             const struct tb_hop_outcome *o, struct tb_span *span)
+{
+    ptrdiff_t ua;
+
+    span_set_addr(o->client, span->client_address, &span->client_address_len,
+                  sizeof(span->client_address), &span->client_port);
+    if (o->upstream_reached && o->upstream != NULL)
+        span_set_addr(o->upstream, span->peer_address, &span->peer_address_len,
+                      sizeof(span->peer_address), &span->peer_port);
+    ua = tb_headers_find(&req->headers, TB_STRLIT("user-agent"), 0);
+    if (ua >= 0)
+        SPAN_SET(span, user_agent, req->headers.entries[ua].value.base,
+                 req->headers.entries[ua].value.len);
+    span->http_version_major = req->version_major;
+    span->http_version_minor = req->version_minor;
+    span->request_body_size = o->request_body_bytes;
+    span->response_body_size = o->response_body_bytes;
+    span->extracted_format = s->ext.winner;
+    span->injected_formats = s->injected;
+    if (s->edge_link) {
+        struct tb_span_link *link = &span->links[span->num_links++];
+
+        memcpy(link->trace_id, s->edge_link_trace_id, 16);
+        memcpy(link->span_id, s->edge_link_span_id, 8);
+        link->format = (enum tb_format)s->edge_link_format;
+    }
+    for (unsigned f = 0; f < TB_FORMAT_NUM && span->num_links < TB_SPAN_MAX_LINKS; f++) {
+        struct tb_span_link *link;
+
+        if (!(s->ext.conflicts & TB_FORMAT_BIT(f)))
+            continue;
+        link = &span->links[span->num_links++];
+        memcpy(link->trace_id, s->ext.formats[f].ctx.trace_id, 16);
+        memcpy(link->span_id, s->ext.formats[f].ctx.span_id, 8);
+        link->format = (enum tb_format)f;
+    }
+}
+
 void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const struct tb_hop_state *s,
                    const struct tb_hop_outcome *o)
 {
@@ -305,16 +363,22 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
     struct tb_span *span;
     struct tb_iov path = req->target;
     const char *q;
-    ptrdiff_t ua;
     uint16_t n = 0;
+    unsigned level;
 
     tb_counter_inc(&w->hop_counters.spans_started);
     if (!s->sampled || w->pipeline == NULL)
+        return;
+    level = tb_degrade_level(w->degrade);
+    if (hop_shed(w, s, level))
         return;
     tb_counter_inc(&w->hop_counters.spans_sampled);
     span = tb_pipeline_reserve(w->pipeline, w->id);
     if (span == NULL)
         return;
+    span->reduced = level >= TB_DEGRADE_REDUCED;
+    if (span->reduced)
+        tb_counter_inc(&w->hop_counters.spans_reduced);
     memcpy(span->trace_id, ctx->trace_id, 16);
     memcpy(span->span_id, s->hop.span_id, 8);
     memcpy(span->parent_span_id, ctx->span_id, 8);
@@ -339,20 +403,16 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
         path.len = (size_t)(q - path.base);
     SPAN_SET(span, path, path.base, path.len);
     span_set_server(span, req);
-    span_set_addr(o->client, span->client_address, &span->client_address_len,
-                  sizeof(span->client_address), &span->client_port);
-    span->peer_address_len = 0;
-    span->peer_port = 0;
-    if (o->upstream_reached && o->upstream != NULL)
-        span_set_addr(o->upstream, span->peer_address, &span->peer_address_len,
-                      sizeof(span->peer_address), &span->peer_port);
-    ua = tb_headers_find(&req->headers, TB_STRLIT("user-agent"), 0);
-    span->user_agent_len = 0;
-    if (ua >= 0)
-        SPAN_SET(span, user_agent, req->headers.entries[ua].value.base,
-                 req->headers.entries[ua].value.len);
-    span->http_version_major = req->version_major;
-    span->http_version_minor = req->version_minor;
+    /* The slot holds an older span's bytes: clear what the details may not set. */
+    span->client_address_len = span->peer_address_len = span->user_agent_len = 0;
+    span->client_port = span->peer_port = 0;
+    span->http_version_major = span->http_version_minor = 0;
+    span->request_body_size = span->response_body_size = 0;
+    span->extracted_format = -1;
+    span->injected_formats = 0;
+    span->num_links = 0;
+    if (!span->reduced)
+        span_set_details(req, s, o, span);
     span->status_code = o->status;
     span->proxy_error = o->proxy_error != NULL;
     span->is_error = o->status >= 500 || o->proxy_error != NULL;
@@ -364,28 +424,6 @@ void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req, const str
 
         n = (uint16_t)snprintf(code, sizeof(code), "%d", o->status);
         SPAN_SET(span, error_type, code, n);
-    }
-    span->request_body_size = o->request_body_bytes;
-    span->response_body_size = o->response_body_bytes;
-    span->extracted_format = s->ext.winner;
-    span->injected_formats = s->injected;
-    span->num_links = 0;
-    if (s->edge_link) {
-        struct tb_span_link *link = &span->links[span->num_links++];
-
-        memcpy(link->trace_id, s->edge_link_trace_id, 16);
-        memcpy(link->span_id, s->edge_link_span_id, 8);
-        link->format = (enum tb_format)s->edge_link_format;
-    }
-    for (unsigned f = 0; f < TB_FORMAT_NUM && span->num_links < TB_SPAN_MAX_LINKS; f++) {
-        struct tb_span_link *link;
-
-        if (!(s->ext.conflicts & TB_FORMAT_BIT(f)))
-            continue;
-        link = &span->links[span->num_links++];
-        memcpy(link->trace_id, s->ext.formats[f].ctx.trace_id, 16);
-        memcpy(link->span_id, s->ext.formats[f].ctx.span_id, 8);
-        link->format = (enum tb_format)f;
     }
 
     /* SkyWalking: the native trace id, the hop's segment, the caller's ref. */

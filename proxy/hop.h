@@ -38,9 +38,13 @@ struct tb_hop_counters {
     struct tb_counter baggage_dropped; /* baggage items dropped on extract or inject */
     struct tb_counter rewrite_failed;  /* header table or arena full while rewriting */
     struct tb_counter spans_started;   /* hops that reached the span step */
-    struct tb_counter spans_sampled;   /* of those, sampled: handed to the export queue */
-    struct tb_counter roots_limited;   /* new roots denied by --max-root-spans-per-second */
+    struct tb_counter
+        spans_sampled; /* of those, sampled and not shed: handed to the export queue */
+    struct tb_counter roots_limited; /* new roots denied by --max-root-spans-per-second */
     struct tb_counter edge_restarts; /* contexts an untrusting listener replaced with a new root */
+    /* Degradation (spans/degrade.h). spans_started >= spans_sampled + spans_shed. */
+    struct tb_counter spans_shed;    /* sampled, but no span made: level 1's thinning, or level 3 */
+    struct tb_counter spans_reduced; /* of spans_sampled, made with the essential attributes only */
 };
 
 /* The outcome for one request, kept in the request arena for the span and
@@ -50,8 +54,9 @@ struct tb_hop_state {
     struct tb_hop hop;
     /* The policy applied: its inject list gives the order of `injected`. */
     const struct tb_prop_policy *policy;
-    uint32_t injected;       /* TB_FORMAT_BITs written */
-    bool sampled;            /* the decision carried downstream: a span is exported */
+    uint32_t injected; /* TB_FORMAT_BITs written */
+    bool sampled;      /* the decision carried downstream: a span is exported, unless degradation
+                          sheds it (which never changes this decision) */
     char sw8_segment_id[33]; /* the hop's SkyWalking segment when that exporter is on */
     const struct tb_listener_config *listener; /* role: the span kind */
     const struct tb_route_config *route;       /* name: the span name */
@@ -92,7 +97,9 @@ int tb_hop_rewrite(struct tb_worker *w, const struct tb_listener_config *listene
 /**
  * Finishes the hop of a request that went through tb_hop_rewrite: when it is
  * sampled, fills a span in the worker's export queue (a full queue drops it;
- * the pipeline counts). `req` must still be valid (its arena not yet reset).
+ * the pipeline counts). The degradation level, read once here, may shed the
+ * span or reduce it (docs/spans.md, "Degradation"; counted in
+ * hop_counters). `req` must still be valid (its arena not yet reset).
  * Never blocks, never allocates.
  */
 void tb_hop_finish(struct tb_worker *w, const struct tb_http_msg *req,

@@ -24,6 +24,7 @@
 #include "proxy/gen.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
+#include "proxy/monitor.h"
 #include "proxy/worker.h"
 #include "parsers/lex.h"
 #include "spans/exporter.h"
@@ -316,7 +317,8 @@ struct proxy {
     unsigned num_workers; /* fixed at startup */
     struct tb_pipeline *pipeline;
     struct tb_metrics *metrics;
-    struct tb_admin *admin; /* NULL with --admin off */
+    struct tb_admin *admin;     /* NULL with --admin off */
+    struct tb_monitor *monitor; /* degradation: queue fill and loop lag */
     uint64_t next_gen_id;
 };
 
@@ -330,6 +332,12 @@ static void keep_startup_settings(const struct tb_config *old, struct tb_config 
     } fixed[] = {
         {"workers", offsetof(struct tb_config, workers), sizeof(unsigned)},
         {"log_level", offsetof(struct tb_config, log_level), sizeof(unsigned)},
+        {"degradation.enabled", offsetof(struct tb_config, degrade_enabled), sizeof(int)},
+        {"degradation.queue_high", offsetof(struct tb_config, degrade_queue_high),
+         sizeof(unsigned)},
+        {"degradation.loop_lag", offsetof(struct tb_config, degrade_lag_ms), sizeof(uint64_t)},
+        {"degradation.recover_after", offsetof(struct tb_config, degrade_recover_ms),
+         sizeof(uint64_t)},
         {"export", offsetof(struct tb_config, export), sizeof(struct tb_export_config)},
         {"service.name", offsetof(struct tb_config, service_name), TB_CONFIG_NAME_MAX},
         {"service.instance", offsetof(struct tb_config, service_instance), TB_CONFIG_NAME_MAX},
@@ -619,6 +627,7 @@ int main(int argc, char **argv)
     if (status == 0 && listen_table_build(&px.gen->cfg, px.num_workers, NULL, &px.listeners) != 0)
         status = 1;
     px.workers = tb_xcalloc(px.num_workers, sizeof(*px.workers));
+    px.monitor = tb_monitor_new(&px.gen->cfg);
     for (unsigned i = 0; i < px.num_workers && status == 0; i++) {
         int *fds = listen_table_row(&px.listeners, i);
 
@@ -636,6 +645,7 @@ int main(int argc, char **argv)
         tb_free(fds);
         px.workers[i].pipeline = px.pipeline;
         px.workers[i].metrics = tb_metrics_worker(px.metrics, i, &px.workers[i].hop_counters);
+        px.workers[i].degrade = tb_monitor_degrade(px.monitor);
         if (tb_worker_start(&px.workers[i]) != TB_OK) {
             tb_worker_join(&px.workers[i]);
             for (unsigned j = i + 1; j < px.num_workers; j++)
@@ -646,6 +656,8 @@ int main(int argc, char **argv)
         }
         started++;
     }
+    if (status == 0)
+        tb_monitor_start(px.monitor, px.pipeline, px.workers, started, px.metrics);
     if (status == 0) {
         int sig;
 
@@ -662,6 +674,7 @@ int main(int argc, char **argv)
         tb_worker_join(&px.workers[i]);
     tb_admin_stop(px.admin);
     tb_metrics_set_pipeline(px.metrics, NULL, 0);
+    tb_monitor_free(px.monitor);
     /* Spans still queued go out now, within a bounded time. */
     tb_pipeline_stop(
         px.pipeline,

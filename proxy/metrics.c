@@ -621,6 +621,14 @@ static void render_spans(FILE *out, const struct tb_metrics *m)
            "New root traces not sampled because of max-root-spans-per-second.");
     fputs("tracebridge_spans_root_limited_total", out);
     sample_u64(out, sum_hop(m, HOP_AT(roots_limited)));
+    family(out, "tracebridge_spans_shed_total", "counter",
+           "Sampled hops that made no span because of degradation (thinning or level 3).");
+    fputs("tracebridge_spans_shed_total", out);
+    sample_u64(out, sum_hop(m, HOP_AT(spans_shed)));
+    family(out, "tracebridge_spans_reduced_total", "counter",
+           "Spans made with the essential attributes only (degradation level 2).");
+    fputs("tracebridge_spans_reduced_total", out);
+    sample_u64(out, sum_hop(m, HOP_AT(spans_reduced)));
     family(out, "tracebridge_spans_dropped_total", "counter",
            "Sampled spans dropped because a worker's export queue was full.");
     fputs("tracebridge_spans_dropped_total", out);

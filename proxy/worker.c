@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,49 @@ void tb_worker_arena_put(struct tb_worker *w, struct tb_arena *arena)
     else
         tb_arena_free(arena);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Event-loop lag, for degradation                                           */
+
+static const struct timeval lag_tick = {0, TB_WORKER_LAG_TICK_MS * 1000};
+
+/* The only writer of these counters: a plain load and store is enough. */
+static void lag_add(_Atomic uint64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static void worker_lag_arm(struct tb_worker *w, uint64_t now)
+{
+    /* libevent times the next run from its cached clock, which is as old
+     * as this loop iteration: refresh it so that `lag_due_ms` holds. */
+    event_base_update_cache_time(w->base);
+    w->lag_due_ms = now + TB_WORKER_LAG_TICK_MS;
+    evtimer_add(w->lag_timer, &lag_tick);
+}
+
+static void worker_on_lag_tick(evutil_socket_t fd, short events, void *arg)
+{
+    struct tb_worker *w = arg;
+    uint64_t now = tb_worker_now_ms();
+
+    (void)fd;
+    (void)events;
+    lag_add(&w->lag_total_ms, now > w->lag_due_ms ? now - w->lag_due_ms : 0);
+    lag_add(&w->lag_ticks, 1);
+    atomic_store_explicit(&w->lag_last_ms, now, memory_order_relaxed);
+    worker_lag_arm(w, now);
+}
+
+void tb_worker_lag(const struct tb_worker *w, struct tb_worker_lag *out)
+{
+    out->total_ms = atomic_load_explicit(&w->lag_total_ms, memory_order_relaxed);
+    out->ticks = atomic_load_explicit(&w->lag_ticks, memory_order_relaxed);
+    out->last_ms = atomic_load_explicit(&w->lag_last_ms, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------ */
 
 static void worker_on_accept(struct evconnlistener *listener, evutil_socket_t fd,
                              struct sockaddr *peer, int peer_len, void *arg)
@@ -301,6 +345,11 @@ int tb_worker_init(struct tb_worker *w, unsigned id, struct tb_gen *gen, const i
     }
     ecfg = event_config_new();
     event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
+    /* libevent's default clock is CLOCK_MONOTONIC_COARSE, a jiffy behind:
+     * a loop that also wakes for other reasons (the lag timer does, every
+     * 50 ms) then fires a timeout up to a jiffy before its time. The precise
+     * clock keeps the configured timeouts exact, for a few ns per wake-up. */
+    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
     w->base = event_base_new_with_config(ecfg);
     event_config_free(ecfg);
     if (w->base == NULL) {
@@ -326,6 +375,9 @@ int tb_worker_init(struct tb_worker *w, unsigned id, struct tb_gen *gen, const i
     }
     w->msg_event = event_new(w->base, w->msg_pipe[0], EV_READ | EV_PERSIST, worker_on_msg, w);
     event_add(w->msg_event, NULL);
+    /* Without spans there is nothing to shed, so nothing to measure. */
+    if (gen->cfg.degrade_enabled && gen->cfg.degrade_lag_ms > 0 && gen->cfg.export.enabled != 0)
+        w->lag_timer = evtimer_new(w->base, worker_on_lag_tick, w);
     return TB_OK;
 
 fail_fds:
@@ -338,7 +390,15 @@ static void *worker_main(void *arg)
 {
     struct tb_worker *w = arg;
 
+    if (w->lag_timer != NULL) {
+        uint64_t now = tb_worker_now_ms();
+
+        atomic_store_explicit(&w->lag_last_ms, now, memory_order_relaxed);
+        worker_lag_arm(w, now);
+    }
     event_base_dispatch(w->base);
+    /* A loop that has ended is not late: the monitor must not count it. */
+    atomic_store_explicit(&w->lag_last_ms, 0, memory_order_relaxed);
     return NULL;
 }
 
@@ -403,6 +463,8 @@ void tb_worker_join(struct tb_worker *w)
         event_free(w->drain_timer);
     if (w->msg_event != NULL)
         event_free(w->msg_event);
+    if (w->lag_timer != NULL)
+        event_free(w->lag_timer);
     while (w->num_free_arenas != 0)
         tb_arena_free(w->free_arenas[--w->num_free_arenas]);
     event_base_free(w->base);

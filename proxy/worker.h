@@ -7,6 +7,7 @@
 #define TB_PROXY_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <stdbool.h>
@@ -24,6 +25,7 @@ struct tb_arena;
 struct tb_config;
 struct tb_gen;
 struct tb_metrics_worker;
+struct tb_degrade;
 struct tb_pipeline;
 
 #define TB_WORKER_ARENA_CACHE 64
@@ -51,6 +53,17 @@ struct tb_worker_msg {
     enum tb_worker_msg_type type;
     struct tb_gen *gen; /* CONFIG: a reference the worker takes over */
     int *fds;           /* CONFIG: gen->cfg.num_listeners sockets, in listener order */
+};
+
+/* How often a worker's lag timer fires: a loop that runs late shows up as a
+ * timer that fires late (degradation, proxy/monitor.h). */
+#define TB_WORKER_LAG_TICK_MS 50
+
+/* A snapshot of a worker's lag counters. */
+struct tb_worker_lag {
+    uint64_t total_ms; /* sum of every tick's lateness */
+    uint64_t ticks;    /* ticks so far */
+    uint64_t last_ms;  /* monotonic time of the last tick; 0 while the loop is not running */
 };
 
 struct tb_worker {
@@ -83,6 +96,14 @@ struct tb_worker {
 
     /* This worker's counters (proxy/metrics.h); set by main before start. */
     struct tb_metrics_worker *metrics;
+
+    /* Degradation (spans/degrade.h, proxy/monitor.h). The level is read once
+     * per request; the lag counters have this worker as their only writer
+     * and the monitor as their reader. */
+    const struct tb_degrade *degrade; /* NULL: never degrade */
+    struct event *lag_timer;          /* NULL when the lag trigger is off */
+    uint64_t lag_due_ms;              /* when lag_timer should fire */
+    _Atomic uint64_t lag_total_ms, lag_ticks, lag_last_ms;
 };
 
 /**
@@ -129,5 +150,8 @@ void tb_worker_arena_put(struct tb_worker *w, struct tb_arena *arena);
 
 /** Milliseconds on a monotonic clock. */
 uint64_t tb_worker_now_ms(void);
+
+/** Copies `w`'s lag counters into `out`; any thread (relaxed loads). */
+void tb_worker_lag(const struct tb_worker *w, struct tb_worker_lag *out);
 
 #endif

@@ -22,7 +22,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 static void encode_line(struct tb_json *j, const struct tb_resource *res, const struct tb_span *s)
 {
     struct tb_span_attrs attrs;
-    size_t num_links = s->num_links < TB_SPAN_MAX_LINKS ? s->num_links : TB_SPAN_MAX_LINKS;
+    size_t num_links = tb_span_num_links(s);
 
     tb_json_object_begin(j);
     tb_json_key(j, "trace_id");

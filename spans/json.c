@@ -332,25 +332,11 @@ static int64_t clamp_int64(uint64_t v)
     return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-void tb_span_attrs_fill(struct tb_span_attrs *out, const struct tb_span *s)
+/* The attributes after the status code that a reduced span leaves out. */
+static void attrs_fill_details(struct tb_span_attrs *out, const struct tb_span *s)
 {
     struct tb_span_attr *a;
 
-    out->num = 0;
-    attr_str(out, "http.request.method", TB_SPAN_FIELD(s, method));
-    attr_str(out, "url.path", TB_SPAN_FIELD(s, path));
-    attr_str(out, "url.scheme", "http", 4);
-    attr_str_opt(out, "server.address", TB_SPAN_FIELD(s, server_address));
-    if (s->server_port != 0)
-        attr_int(out, "server.port", s->server_port);
-    attr_str_opt(out, "client.address", TB_SPAN_FIELD(s, client_address));
-    if (s->client_port != 0)
-        attr_int(out, "client.port", s->client_port);
-    attr_str_opt(out, "network.peer.address", TB_SPAN_FIELD(s, peer_address));
-    if (s->peer_port != 0)
-        attr_int(out, "network.peer.port", s->peer_port);
-    if (s->status_code != 0)
-        attr_int(out, "http.response.status_code", s->status_code);
     attr_str_opt(out, "user_agent.original", TB_SPAN_FIELD(s, user_agent));
     if (s->http_version_major != 0 || s->http_version_minor != 0) {
         /* semconv: "1.0", "1.1"; HTTP/2 and later are written "2", "3" */
@@ -373,8 +359,38 @@ void tb_span_attrs_fill(struct tb_span_attrs *out, const struct tb_span *s)
     a->key = "tracebridge.injected_formats";
     a->type = TB_SPAN_ATTR_FORMATS;
     a->formats = s->injected_formats;
+}
+
+void tb_span_attrs_fill(struct tb_span_attrs *out, const struct tb_span *s)
+{
+    out->num = 0;
+    attr_str(out, "http.request.method", TB_SPAN_FIELD(s, method));
+    attr_str(out, "url.path", TB_SPAN_FIELD(s, path));
+    attr_str(out, "url.scheme", "http", 4);
+    attr_str_opt(out, "server.address", TB_SPAN_FIELD(s, server_address));
+    if (s->server_port != 0)
+        attr_int(out, "server.port", s->server_port);
+    if (!s->reduced) {
+        attr_str_opt(out, "client.address", TB_SPAN_FIELD(s, client_address));
+        if (s->client_port != 0)
+            attr_int(out, "client.port", s->client_port);
+        attr_str_opt(out, "network.peer.address", TB_SPAN_FIELD(s, peer_address));
+        if (s->peer_port != 0)
+            attr_int(out, "network.peer.port", s->peer_port);
+    }
+    if (s->status_code != 0)
+        attr_int(out, "http.response.status_code", s->status_code);
+    if (!s->reduced)
+        attrs_fill_details(out, s);
     if (s->is_error)
         attr_str_opt(out, "error.type", TB_SPAN_FIELD(s, error_type));
+}
+
+size_t tb_span_num_links(const struct tb_span *s)
+{
+    if (s->reduced)
+        return 0;
+    return s->num_links < TB_SPAN_MAX_LINKS ? s->num_links : TB_SPAN_MAX_LINKS;
 }
 
 void tb_json_attr_as_string(struct tb_json *j, const struct tb_span_attr *attr)

@@ -127,10 +127,15 @@ struct tb_span_attrs {
  * http.response.status_code, user_agent.original, network.protocol.version,
  * http.request.body.size, http.response.body.size,
  * tracebridge.extracted_format, tracebridge.injected_formats, error.type;
- * empty strings and zero ports and status are left out. `out` borrows from
- * `span`, which must outlive it. Never allocates.
+ * empty strings and zero ports and status are left out. A `reduced` span
+ * gets only the essential ones: http.request.method, url.path, url.scheme,
+ * server.address, server.port, http.response.status_code and error.type.
+ * `out` borrows from `span`, which must outlive it. Never allocates.
  */
 void tb_span_attrs_fill(struct tb_span_attrs *out, const struct tb_span *span);
+
+/** How many of `span`'s links to encode: none for a `reduced` span, never beyond the array. */
+size_t tb_span_num_links(const struct tb_span *span);
 
 /** The codec name of format `f` ("b3", "sw8", ...), or "none" when `f` is not a format. */
 const char *tb_span_format_name(int f);

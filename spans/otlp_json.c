@@ -87,7 +87,7 @@ static void encode_span(struct tb_json *j, const struct tb_span *s)
     struct tb_span_attrs attrs;
     uint32_t flags = s->w3c_flags | OTLP_SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE;
     bool has_parent = !all_zero(s->parent_span_id, sizeof(s->parent_span_id));
-    size_t num_links = s->num_links < TB_SPAN_MAX_LINKS ? s->num_links : TB_SPAN_MAX_LINKS;
+    size_t num_links = tb_span_num_links(s);
 
     /* The parent always comes from the request's headers: another process. */
     if (has_parent)

@@ -389,37 +389,43 @@ static void span_encode(struct tb_buf *out, const struct tb_span *s, const struc
         ATTR_STR(p, "server.address", SPAN_STR(s, server_address));
     if (s->server_port != 0)
         ATTR_INT(p, "server.port", s->server_port);
-    if (s->client_address_len > 0)
-        ATTR_STR(p, "client.address", SPAN_STR(s, client_address));
-    if (s->client_port != 0)
-        ATTR_INT(p, "client.port", s->client_port);
-    if (s->peer_address_len > 0)
-        ATTR_STR(p, "network.peer.address", SPAN_STR(s, peer_address));
-    if (s->peer_port != 0)
-        ATTR_INT(p, "network.peer.port", s->peer_port);
+    /* A reduced span (degradation level 2) gets the essential attributes
+     * only: the same set as tb_span_attrs_fill's, and no links. */
+    if (!s->reduced) {
+        if (s->client_address_len > 0)
+            ATTR_STR(p, "client.address", SPAN_STR(s, client_address));
+        if (s->client_port != 0)
+            ATTR_INT(p, "client.port", s->client_port);
+        if (s->peer_address_len > 0)
+            ATTR_STR(p, "network.peer.address", SPAN_STR(s, peer_address));
+        if (s->peer_port != 0)
+            ATTR_INT(p, "network.peer.port", s->peer_port);
+    }
     if (s->status_code != 0)
         ATTR_INT(p, "http.response.status_code", s->status_code);
-    if (s->user_agent_len > 0)
-        ATTR_STR(p, "user_agent.original", SPAN_STR(s, user_agent));
-    if (s->http_version_major != 0 || s->http_version_minor != 0) {
-        char version[8];
-        struct tb_iov v = {version,
-                           fmt_http_version(version, s->http_version_major, s->http_version_minor)};
+    if (!s->reduced) {
+        if (s->user_agent_len > 0)
+            ATTR_STR(p, "user_agent.original", SPAN_STR(s, user_agent));
+        if (s->http_version_major != 0 || s->http_version_minor != 0) {
+            char version[8];
+            struct tb_iov v = {
+                version, fmt_http_version(version, s->http_version_major, s->http_version_minor)};
 
-        ATTR_LIT(p, "network.protocol.version", v);
+            ATTR_LIT(p, "network.protocol.version", v);
+        }
+        /* int64 on the wire; a body can't reach 2^63 bytes. */
+        ATTR_INT(p, "http.request.body.size", s->request_body_size);
+        ATTR_INT(p, "http.response.body.size", s->response_body_size);
+        ATTR_LIT(p, "tracebridge.extracted_format",
+                 s->extracted_format >= 0 && s->extracted_format < TB_FORMAT_NUM
+                     ? names[s->extracted_format]
+                     : none);
+        p = attr_formats(p, s->injected_formats, names);
     }
-    /* int64 on the wire; a body can't reach 2^63 bytes. */
-    ATTR_INT(p, "http.request.body.size", s->request_body_size);
-    ATTR_INT(p, "http.response.body.size", s->response_body_size);
-    ATTR_LIT(p, "tracebridge.extracted_format",
-             s->extracted_format >= 0 && s->extracted_format < TB_FORMAT_NUM
-                 ? names[s->extracted_format]
-                 : none);
-    p = attr_formats(p, s->injected_formats, names);
     if (s->is_error && s->error_type_len > 0)
         ATTR_STR(p, "error.type", SPAN_STR(s, error_type));
 
-    for (unsigned i = 0; i < s->num_links && i < TB_SPAN_MAX_LINKS; i++)
+    for (unsigned i = 0; !s->reduced && i < s->num_links && i < TB_SPAN_MAX_LINKS; i++)
         p = span_link(p, &s->links[i], names, none);
 
     /* Status: ERROR with an empty message, or UNSET, proto3's default (omitted). */

@@ -174,13 +174,14 @@ static void write_ref(struct tb_json *j, const struct tb_span_sw8 *sw)
 static void write_entry(struct tb_json *j, const struct tb_span *s)
 {
     struct tb_span_attrs attrs;
-    size_t num_links = s->num_links < TB_SPAN_MAX_LINKS ? s->num_links : TB_SPAN_MAX_LINKS;
+    size_t num_links = tb_span_num_links(s);
 
     tb_json_object_begin(j);
     write_span_common(j, s, SW_ENTRY_SPAN_ID, -1);
     if (s->sw8.has_ref)
         write_ref(j, &s->sw8);
-    write_peer(j, TB_SPAN_FIELD(s, client_address), s->client_port);
+    if (!s->reduced)
+        write_peer(j, TB_SPAN_FIELD(s, client_address), s->client_port);
     tb_json_key(j, "spanType");
     tb_json_cstr(j, "Entry");
     write_span_tail(j, s);

@@ -54,6 +54,11 @@ struct tb_span {
     uint8_t parent_span_id[8]; /* all zero for a root */
     uint8_t w3c_flags;         /* TB_W3C_FLAG_* */
     bool sampled;
+    /* Degradation level 2 (docs/spans.md, "Degradation"): only the essential
+     * fields were filled, and encoders write only the essential attributes —
+     * no client or peer address, user agent, protocol version, body sizes,
+     * tracebridge.* attributes or links. */
+    bool reduced;
     enum tb_span_kind kind;
     uint64_t start_ns; /* Unix epoch ns: first request byte */
     uint64_t end_ns;   /* Unix epoch ns: last response byte */

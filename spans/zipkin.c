@@ -53,13 +53,19 @@ static void encode_span(struct tb_json *j, const struct tb_resource *res, const 
     struct tb_span_attrs attrs;
     char name[sizeof(s->name)];
     size_t name_len = TB_SPAN_FIELD_LEN(s, name);
-    size_t num_links = s->num_links < TB_SPAN_MAX_LINKS ? s->num_links : TB_SPAN_MAX_LINKS;
+    size_t num_links = tb_span_num_links(s);
     uint64_t duration_us = s->end_ns > s->start_ns ? (s->end_ns - s->start_ns) / 1000 : 0;
     bool server = s->kind == TB_SPAN_KIND_SERVER;
     const char *remote_addr = server ? s->client_address : s->peer_address;
     size_t remote_len =
         server ? TB_SPAN_FIELD_LEN(s, client_address) : TB_SPAN_FIELD_LEN(s, peer_address);
     uint16_t remote_port = server ? s->client_port : s->peer_port;
+
+    /* The remote side is the client or peer address a reduced span leaves out. */
+    if (s->reduced) {
+        remote_len = 0;
+        remote_port = 0;
+    }
 
     /* The spec calls for lower-case names; only ASCII letters change. */
     for (size_t i = 0; i < name_len; i++) {

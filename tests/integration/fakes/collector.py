@@ -25,7 +25,9 @@ collector bug is an "error" event with a traceback.
 
 Controls: --fail-first N answers --fail-status (default 503) to the first N
 requests (with Retry-After: S when --retry-after S), then normal answers;
---hang reads each request and never answers (status_sent null). SIGTERM or
+--hang reads each request and never answers (status_sent null);
+--hang-while FILE holds each request unanswered while FILE exists, then
+answers it normally (a collector that is slow, then recovers). SIGTERM or
 SIGINT ends the process at once.
 """
 
@@ -35,6 +37,7 @@ import itertools
 import json
 import os
 import re
+import select
 import signal
 import socket
 import socketserver
@@ -523,6 +526,20 @@ class Conn(socketserver.BaseRequestHandler):
             head.append("Connection: close")
         self.send(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
 
+    def hold_while(self, path):
+        """Waits while `path` exists; False when the client closed meanwhile."""
+        while os.path.exists(path):
+            r, _, _ = select.select([self.sock], [], [], 0.05)
+            if r:
+                try:
+                    if not self.sock.recv(65536, socket.MSG_PEEK):
+                        return False
+                except (ConnectionError, OSError):
+                    return False
+                # Bytes of a next request (pipelining): read later, as usual.
+                time.sleep(0.05)
+        return True
+
     def serve_one(self, index):
         lines = self.read_head()
         if lines is None:
@@ -606,6 +623,15 @@ class Conn(socketserver.BaseRequestHandler):
                 pass
             return None
 
+        if ARGS.hang_while is not None and os.path.exists(ARGS.hang_while):
+            held_since = time.time()
+            EVENTS.emit("held", conn=self.id, index=index, path=path)
+            if not self.hold_while(ARGS.hang_while):
+                rec["held_s"] = round(time.time() - held_since, 6)
+                EVENTS.emit("request", **rec)  # the client gave up: status_sent stays null
+                return None
+            rec["held_s"] = round(time.time() - held_since, 6)
+
         with _fail_lock:
             forced = _fail_left[0] > 0
             if forced:
@@ -646,6 +672,8 @@ def main():
     ap.add_argument("--retry-after", default=None, metavar="S",
                     help="Retry-After value sent with the forced failures")
     ap.add_argument("--hang", action="store_true", help="read requests, never answer")
+    ap.add_argument("--hang-while", default=None, metavar="FILE",
+                    help="hold each request unanswered while FILE exists, then answer it")
     ARGS = ap.parse_args()
     EVENTS = Events(ARGS.events)
     _fail_left[0] = ARGS.fail_first

@@ -626,7 +626,7 @@ static void test_tb_config_load__durations_and_new_flags(void **state)
         {"--connect-timeout", "1e3", "seconds, or a number with a unit"},
         {"--connect-timeout", "2d", "seconds, or a number with a unit"},
         {"--connect-timeout", "0ms", "seconds from 0.001 to 86400"},
-        {"--degrade-queue-high", "0", "a value from 1 to 100"},
+        {"--degrade-queue-high", "101", "a value from 0 to 100"},
         {"--degrade", "yes", "true, false, on or off"},
         {"--trust", "always", "trust, ignore or restart-and-link"},
         {"--access-log-format", "common", "json, or a template"},

@@ -122,6 +122,42 @@ static void test_tb_encode_file_json__newlines_stay_escaped(void **state)
     tb_buf_free(&buf);
 }
 
+/* Degradation level 2: essential attributes only, no links. */
+static void test_tb_encode_file_json__reduced_span_exact(void **state)
+{
+    struct tb_span s;
+    struct tb_buf buf;
+    const struct tb_resource res = {NULL, 0, NULL, NULL};
+    const struct tb_span *spans[] = {&s};
+
+    (void)state;
+    fix_span(&s);
+    fix_add_link(&s, "0000000000000000000000000000abcd", "1111111111111111", TB_FORMAT_B3MULTI);
+    s.reduced = true;
+    buf = encode(&res, spans, 1);
+    assert_buf_equal(&buf, "{\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
+                           "\"span_id\":\"00f067aa0ba902b7\","
+                           "\"parent_span_id\":\"53ce929d0e0e4736\","
+                           "\"trace_flags\":\"01\","
+                           "\"trace_state\":\"\","
+                           "\"name\":\"GET\","
+                           "\"kind\":\"server\","
+                           "\"start_time_unix_nano\":1700000000123456789,"
+                           "\"end_time_unix_nano\":1700000000173456789,"
+                           "\"status\":\"unset\","
+                           "\"attributes\":{"
+                           "\"http.request.method\":\"GET\","
+                           "\"url.path\":\"/api/items\","
+                           "\"url.scheme\":\"http\","
+                           "\"server.address\":\"shop.example\","
+                           "\"server.port\":8080,"
+                           "\"http.response.status_code\":200},"
+                           "\"links\":[],"
+                           "\"resource\":{}}\n");
+    assert_json_lines_valid(&buf, 1);
+    tb_buf_free(&buf);
+}
+
 static void test_tb_encode_file_json__several_and_empty(void **state)
 {
     struct tb_span a, b, c;
@@ -151,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_tb_encode_file_json__reference_span_exact),
         cmocka_unit_test(test_tb_encode_file_json__root_error_links),
         cmocka_unit_test(test_tb_encode_file_json__newlines_stay_escaped),
+        cmocka_unit_test(test_tb_encode_file_json__reduced_span_exact),
         cmocka_unit_test(test_tb_encode_file_json__several_and_empty),
     };
 

@@ -356,6 +356,49 @@ static void test_tb_span_attrs_fill__omits_unknowns(void **state)
     assert_memory_equal(a.a[7].str, "timeout", 7);
 }
 
+/* Degradation level 2: only the essential attributes, whatever the record holds. */
+static void test_tb_span_attrs_fill__reduced_keeps_the_essentials(void **state)
+{
+    static const char *const keys[] = {
+        "http.request.method",       "url.path",   "url.scheme", "server.address", "server.port",
+        "http.response.status_code", "error.type",
+    };
+    struct tb_span s;
+    struct tb_span_attrs a;
+
+    (void)state;
+    fix_span(&s);
+    s.reduced = true;
+    s.status_code = 503;
+    s.is_error = true;
+    FIX_SET(s.error_type, "503");
+    tb_span_attrs_fill(&a, &s);
+    assert_int_equal(a.num, TB_ARRAY_SIZE(keys));
+    for (size_t i = 0; i < a.num; i++)
+        assert_string_equal(a.a[i].key, keys[i]);
+    assert_int_equal(a.a[5].num, 503);
+
+    s.reduced = false;
+    tb_span_attrs_fill(&a, &s);
+    assert_int_equal(a.num, 17);
+}
+
+static void test_tb_span_num_links__none_when_reduced(void **state)
+{
+    struct tb_span s;
+
+    (void)state;
+    fix_span(&s);
+    assert_int_equal(tb_span_num_links(&s), 0);
+    fix_add_link(&s, "0000000000000000000000000000abcd", "1111111111111111", TB_FORMAT_B3);
+    fix_add_link(&s, "0000000000000000000000000000abce", "1111111111111112", TB_FORMAT_XRAY);
+    assert_int_equal(tb_span_num_links(&s), 2);
+    s.num_links = 200; /* a damaged record */
+    assert_int_equal(tb_span_num_links(&s), TB_SPAN_MAX_LINKS);
+    s.reduced = true;
+    assert_int_equal(tb_span_num_links(&s), 0);
+}
+
 static void test_tb_span_attrs_fill__versions_and_huge_sizes(void **state)
 {
     struct tb_span s;
@@ -504,6 +547,8 @@ int main(void)
         cmocka_unit_test(test_tb_json_hex__lower_case),
         cmocka_unit_test(test_tb_span_attrs_fill__reference_span),
         cmocka_unit_test(test_tb_span_attrs_fill__omits_unknowns),
+        cmocka_unit_test(test_tb_span_attrs_fill__reduced_keeps_the_essentials),
+        cmocka_unit_test(test_tb_span_num_links__none_when_reduced),
         cmocka_unit_test(test_tb_span_attrs_fill__versions_and_huge_sizes),
         cmocka_unit_test(test_tb_span_attrs_fill__damaged_lengths_are_clamped),
         cmocka_unit_test(test_tb_span_format_name__all),

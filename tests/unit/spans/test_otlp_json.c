@@ -156,6 +156,32 @@ static void test_tb_encode_otlp_json__tracestate_and_links(void **state)
     tb_buf_free(&buf);
 }
 
+/* Degradation level 2: essential attributes only, no links. */
+static void test_tb_encode_otlp_json__reduced_span(void **state)
+{
+    struct tb_span s;
+    const struct tb_span *spans[] = {&s};
+    struct tb_buf buf;
+
+    (void)state;
+    fix_span(&s);
+    fix_add_link(&s, "0000000000000000000000000000abcd", "1111111111111111", TB_FORMAT_B3MULTI);
+    s.reduced = true;
+    buf = encode(&fix_res, spans, 1);
+    assert_json_valid(&buf);
+    assert_buf_contains(&buf,
+                        "\"attributes\":["
+                        "{\"key\":\"http.request.method\",\"value\":{\"stringValue\":\"GET\"}}"
+                        ",{\"key\":\"url.path\",\"value\":{\"stringValue\":\"/api/items\"}}"
+                        ",{\"key\":\"url.scheme\",\"value\":{\"stringValue\":\"http\"}}"
+                        ",{\"key\":\"server.address\",\"value\":{\"stringValue\":\"shop.example\"}}"
+                        ",{\"key\":\"server.port\",\"value\":{\"intValue\":\"8080\"}}"
+                        ",{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":\"200\"}}"
+                        "]}]}]}]}");
+    assert_buf_lacks(&buf, "links");
+    tb_buf_free(&buf);
+}
+
 static void test_tb_encode_otlp_json__raw_bytes_escaped(void **state)
 {
     struct tb_span s;
@@ -248,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_tb_encode_otlp_json__unset_status_left_out),
         cmocka_unit_test(test_tb_encode_otlp_json__unsampled_flags),
         cmocka_unit_test(test_tb_encode_otlp_json__tracestate_and_links),
+        cmocka_unit_test(test_tb_encode_otlp_json__reduced_span),
         cmocka_unit_test(test_tb_encode_otlp_json__raw_bytes_escaped),
         cmocka_unit_test(test_tb_encode_otlp_json__several_spans),
         cmocka_unit_test(test_tb_encode_otlp_json__empty_batch_and_resource),

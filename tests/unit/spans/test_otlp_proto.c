@@ -700,6 +700,56 @@ static void test_encode__links(void **state)
     tb_buf_free(&out);
 }
 
+/* Degradation level 2: the essential attributes only (those of
+ * tb_span_attrs_fill for a reduced span), no links, lengths still exact. */
+static void test_encode__reduced_span(void **state)
+{
+    static const char *const kept[] = {"http.request.method", "url.path",
+                                       "url.scheme",          "server.address",
+                                       "server.port",         "http.response.status_code"};
+    static const char *const cut[] = {"client.",   "network.",     "user_agent.",
+                                      "body.size", "tracebridge.", "links {"};
+    struct tb_buf out = {0};
+    struct tb_span span;
+    const struct tb_span *spans[] = {&span};
+    char *text;
+
+    (void)state;
+    server_span(&span);
+    span.num_links = 1;
+    memset(span.links[0].trace_id, 'a', 16);
+    memset(span.links[0].span_id, 'b', 8);
+    span.links[0].format = TB_FORMAT_B3;
+    span.reduced = true;
+    text = encode_decode(&resource, spans, 1, &out);
+    assert_canonical_lengths(&out);
+    assert_int_equal(count_substr(text, "      attributes {\n"), TB_ARRAY_SIZE(kept));
+    for (size_t i = 0; i < TB_ARRAY_SIZE(kept); i++) {
+        char want[96];
+
+        snprintf(want, sizeof(want), "key: \"%s\"", kept[i]);
+        assert_int_equal(count_substr(text, want), 1);
+    }
+    for (size_t i = 0; i < TB_ARRAY_SIZE(cut); i++) {
+        if (strstr(text, cut[i]) != NULL) {
+            print_error("a reduced span has \"%s\":\n%s\n", cut[i], text);
+            fail();
+        }
+    }
+    assert_non_null(strstr(text, "trace_state: \"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE\""));
+    free(text);
+    tb_buf_free(&out);
+
+    /* An error keeps error.type. */
+    client_error_span(&span);
+    span.reduced = true;
+    text = encode_decode(&resource, spans, 1, &out);
+    assert_int_equal(count_substr(text, "key: \"error.type\""), 1);
+    assert_null(strstr(text, "tracebridge."));
+    free(text);
+    tb_buf_free(&out);
+}
+
 /* The encoder appends: bytes already in `out` stay, the request follows. */
 static void test_encode__appends_to_buffer(void **state)
 {
@@ -730,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_encode__all_invalid_bytes_fit),
         cmocka_unit_test(test_encode__many_spans),
         cmocka_unit_test(test_encode__links),
+        cmocka_unit_test(test_encode__reduced_span),
         cmocka_unit_test(test_encode__appends_to_buffer),
     };
 

@@ -245,6 +245,37 @@ static void test_tb_encode_skywalking__endpoint_cut_at_150(void **state)
     tb_buf_free(&buf);
 }
 
+/* Degradation level 2: the Entry span has no client peer and only the
+ * essential tags; the Exit span keeps its peer, which the OAP joins on. */
+static void test_tb_encode_skywalking__reduced_span(void **state)
+{
+    struct tb_span s;
+    struct tb_buf buf;
+
+    (void)state;
+    fix_span(&s);
+    add_sw8_ref(&s);
+    fix_add_link(&s, "0000000000000000000000000000abcd", "1111111111111111", TB_FORMAT_B3MULTI);
+    s.reduced = true;
+    buf = encode1(&s);
+    assert_json_valid(&buf);
+    assert_buf_contains(&buf, "\"refs\":[{\"refType\":\"CrossProcess\"");
+    assert_buf_contains(&buf, "\"spanType\":\"Entry\",\"spanLayer\":\"Http\",\"componentId\":49,"
+                              "\"isError\":false,"
+                              "\"tags\":["
+                              "{\"key\":\"http.method\",\"value\":\"GET\"},"
+                              "{\"key\":\"url\",\"value\":\"http://shop.example:8080/api/items\"},"
+                              "{\"key\":\"http.status_code\",\"value\":\"200\"},"
+                              "{\"key\":\"server.address\",\"value\":\"shop.example\"},"
+                              "{\"key\":\"server.port\",\"value\":\"8080\"}"
+                              "]}");
+    assert_buf_lacks(&buf, "\"peer\":\"10.0.0.5");
+    assert_buf_lacks(&buf, "client.address");
+    assert_buf_lacks(&buf, "tracebridge.");
+    assert_buf_contains(&buf, "\"peer\":\"10.0.0.7:9000\",\"spanType\":\"Exit\"");
+    tb_buf_free(&buf);
+}
+
 static void test_tb_encode_skywalking__raw_bytes_escaped(void **state)
 {
     struct tb_span s;
@@ -300,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_tb_encode_skywalking__links_as_entry_tags),
         cmocka_unit_test(test_tb_encode_skywalking__ipv6_peers_and_no_ports),
         cmocka_unit_test(test_tb_encode_skywalking__endpoint_cut_at_150),
+        cmocka_unit_test(test_tb_encode_skywalking__reduced_span),
         cmocka_unit_test(test_tb_encode_skywalking__raw_bytes_escaped),
         cmocka_unit_test(test_tb_encode_skywalking__several_and_empty),
     };

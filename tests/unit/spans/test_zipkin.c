@@ -191,6 +191,36 @@ static void test_tb_encode_zipkin__links_as_tags(void **state)
     tb_buf_free(&buf);
 }
 
+/* Degradation level 2: no remote endpoint, essential tags only, no links. */
+static void test_tb_encode_zipkin__reduced_span_exact(void **state)
+{
+    struct tb_span s;
+    struct tb_buf buf;
+
+    (void)state;
+    fix_span(&s);
+    fix_add_link(&s, "0000000000000000000000000000abcd", "1111111111111111", TB_FORMAT_B3MULTI);
+    s.reduced = true;
+    buf = encode1(&s);
+    assert_buf_equal(&buf, "[{\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
+                           "\"id\":\"00f067aa0ba902b7\","
+                           "\"parentId\":\"53ce929d0e0e4736\","
+                           "\"name\":\"get\","
+                           "\"kind\":\"SERVER\","
+                           "\"timestamp\":1700000000123456,"
+                           "\"duration\":50000,"
+                           "\"localEndpoint\":{\"serviceName\":\"shop-proxy\",\"port\":8080},"
+                           "\"tags\":{"
+                           "\"http.request.method\":\"GET\","
+                           "\"url.path\":\"/api/items\","
+                           "\"url.scheme\":\"http\","
+                           "\"server.address\":\"shop.example\","
+                           "\"server.port\":\"8080\","
+                           "\"http.response.status_code\":\"200\"}}]");
+    assert_json_valid(&buf);
+    tb_buf_free(&buf);
+}
+
 static void test_tb_encode_zipkin__name_lower_cased_and_escaped(void **state)
 {
     struct tb_span s;
@@ -252,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_tb_encode_zipkin__host_names_are_not_addresses),
         cmocka_unit_test(test_tb_encode_zipkin__duration_at_least_one),
         cmocka_unit_test(test_tb_encode_zipkin__links_as_tags),
+        cmocka_unit_test(test_tb_encode_zipkin__reduced_span_exact),
         cmocka_unit_test(test_tb_encode_zipkin__name_lower_cased_and_escaped),
         cmocka_unit_test(test_tb_encode_zipkin__service_name_absent),
         cmocka_unit_test(test_tb_encode_zipkin__several_and_empty),
