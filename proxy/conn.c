@@ -170,24 +170,28 @@ static void conn_detach_upstream(struct tb_conn *c)
     }
 }
 
+/* The status the client saw: the upstream's once its head went out (a
+ * truncated 200 is still a 200), else the proxy's own, else none (0). */
+static int conn_client_status(const struct tb_conn *c)
+{
+    if (c->flags & TB_CONN_F_RESP_HEAD)
+        return c->r->resp.status;
+    return c->r->proxy_error != NULL ? c->r->proxy_error->status : 0;
+}
+
 /* The hop's span, once per request that reached the upstream step, and
  * the access log line, once per request whose head parsed. */
-static void conn_finish_hop(struct tb_conn *c)
+static void conn_finish_hop(struct tb_conn *c, uint64_t end_ns, int status)
 {
     struct conn_request *r = c->r;
     struct tb_hop_outcome o;
 
-    if (r == NULL || !r->head_parsed)
+    if (!r->head_parsed)
         return;
     o.start_ns = r->start_ns;
-    o.end_ns = tb_hop_now_ns();
+    o.end_ns = end_ns;
     o.proxy_error = r->proxy_error;
-    /* The status the client saw: the upstream's once its head went out (a
-     * truncated 200 is still a 200), else the proxy's own. */
-    if (c->flags & TB_CONN_F_RESP_HEAD)
-        o.status = r->resp.status;
-    else
-        o.status = r->proxy_error != NULL ? r->proxy_error->status : 0;
+    o.status = status;
     o.request_body_bytes = r->req_parser.body_bytes;
     o.response_body_bytes =
         r->error_body_bytes != 0 ? r->error_body_bytes : r->resp_parser.body_bytes;
@@ -204,22 +208,14 @@ static void conn_finish_hop(struct tb_conn *c)
 }
 
 /* Counts the request that ends, routed or not, with the status the client
- * got as conn_finish_hop tells the span. */
-static void conn_count_request(struct tb_conn *c)
+ * got, as the span and the access log tell it. */
+static void conn_count_request(struct tb_conn *c, uint64_t end_ns, int status)
 {
     const struct conn_request *r = c->r;
-    uint64_t now = tb_hop_now_ns();
-    int status = 0;
 
-    if (r == NULL)
-        return;
-    if (c->flags & TB_CONN_F_RESP_HEAD)
-        status = r->resp.status;
-    else if (r->proxy_error != NULL)
-        status = r->proxy_error->status;
     tb_metrics_request_done(c->worker->metrics, c->listener->metrics_slot,
                             r->route != NULL ? r->route->metrics_slot : TB_METRICS_NO_ROUTE, status,
-                            now > r->start_ns ? now - r->start_ns : 0);
+                            end_ns > r->start_ns ? end_ns - r->start_ns : 0);
 }
 
 /* Counts an upstream failure against the cluster of the request's route, at
@@ -237,8 +233,14 @@ static void conn_end_request(struct tb_conn *c)
 {
     struct tb_gen *gen = c->r != NULL ? c->r->gen : NULL;
 
-    conn_count_request(c);
-    conn_finish_hop(c);
+    if (c->r != NULL) {
+        /* One clock read and one status for the metrics, span and log. */
+        uint64_t end_ns = tb_hop_now_ns();
+        int status = conn_client_status(c);
+
+        conn_count_request(c, end_ns, status);
+        conn_finish_hop(c, end_ns, status);
+    }
     if (c->arena != NULL) {
         tb_worker_arena_put(c->worker, c->arena);
         c->arena = NULL;
@@ -565,10 +567,8 @@ static bool conn_route_request(struct tb_conn *c)
     if (r->route == NULL)
         return false;
     r->cluster = &r->gen->clusters[r->route->cluster];
-    r->tv_connect.tv_sec = (time_t)(r->route->connect_timeout_ms / 1000);
-    r->tv_connect.tv_usec = (suseconds_t)(r->route->connect_timeout_ms % 1000 * 1000);
-    r->tv_upstream.tv_sec = (time_t)(r->route->upstream_timeout_ms / 1000);
-    r->tv_upstream.tv_usec = (suseconds_t)(r->route->upstream_timeout_ms % 1000 * 1000);
+    tb_ms_to_timeval(r->route->connect_timeout_ms, &r->tv_connect);
+    tb_ms_to_timeval(r->route->upstream_timeout_ms, &r->tv_upstream);
     return conn_pick_endpoint(c); /* a cluster has at least one endpoint */
 }
 

@@ -191,6 +191,20 @@ static void copy_name(char *dst, const char *src)
     snprintf(dst, TB_CONFIG_ID_MAX, "%s", src);
 }
 
+/* The slot of `name` in a table of `*n` names, appended (and `*n` grown)
+ * when new; -1 when the table already holds `max` names. */
+static int name_slot(char (*names)[TB_CONFIG_ID_MAX], unsigned *n, unsigned max, const char *name)
+{
+    int slot = find_name((const char(*)[TB_CONFIG_ID_MAX])names, *n, name);
+
+    if (slot >= 0)
+        return slot;
+    if (*n == max)
+        return -1;
+    copy_name(names[*n], name);
+    return (int)(*n)++;
+}
+
 int tb_metrics_bind(struct tb_metrics *m, struct tb_config *cfg, char *err, size_t err_size)
 {
     /* New names go past the committed counts and become visible only when
@@ -201,18 +215,14 @@ int tb_metrics_bind(struct tb_metrics *m, struct tb_config *cfg, char *err, size
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < cfg->num_listeners; i++) {
         struct tb_listener_config *l = &cfg->listeners[i];
-        int slot = find_name((const char(*)[TB_CONFIG_ID_MAX])m->listeners, nl, l->name);
+        int slot = name_slot(m->listeners, &nl, TB_METRICS_MAX_LISTENERS, l->name);
 
         if (slot < 0) {
-            if (nl == TB_METRICS_MAX_LISTENERS) {
-                snprintf(err, err_size,
-                         "metrics: more than %d distinct listener names since startup "
-                         "(listener '%s')",
-                         TB_METRICS_MAX_LISTENERS, l->name);
-                goto out;
-            }
-            copy_name(m->listeners[nl], l->name);
-            slot = (int)nl++;
+            snprintf(err, err_size,
+                     "metrics: more than %d distinct listener names since startup "
+                     "(listener '%s')",
+                     TB_METRICS_MAX_LISTENERS, l->name);
+            goto out;
         }
         l->metrics_slot = (unsigned)slot;
         for (size_t j = 0; j < l->num_routes; j++) {
@@ -236,18 +246,14 @@ int tb_metrics_bind(struct tb_metrics *m, struct tb_config *cfg, char *err, size
     }
     for (size_t k = 0; k < cfg->num_clusters; k++) {
         struct tb_cluster_config *c = &cfg->clusters[k];
-        int slot = find_name((const char(*)[TB_CONFIG_ID_MAX])m->clusters, nc, c->name);
+        int slot = name_slot(m->clusters, &nc, TB_METRICS_MAX_CLUSTERS, c->name);
 
         if (slot < 0) {
-            if (nc == TB_METRICS_MAX_CLUSTERS) {
-                snprintf(err, err_size,
-                         "metrics: more than %d distinct cluster names since startup "
-                         "(cluster '%s')",
-                         TB_METRICS_MAX_CLUSTERS, c->name);
-                goto out;
-            }
-            copy_name(m->clusters[nc], c->name);
-            slot = (int)nc++;
+            snprintf(err, err_size,
+                     "metrics: more than %d distinct cluster names since startup "
+                     "(cluster '%s')",
+                     TB_METRICS_MAX_CLUSTERS, c->name);
+            goto out;
         }
         c->metrics_slot = (unsigned)slot;
     }

@@ -35,7 +35,7 @@ uint64_t tb_worker_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void ms_to_timeval(uint64_t ms, struct timeval *tv)
+void tb_ms_to_timeval(uint64_t ms, struct timeval *tv)
 {
     tv->tv_sec = (time_t)(ms / 1000);
     tv->tv_usec = (suseconds_t)(ms % 1000 * 1000);
@@ -196,9 +196,9 @@ static void worker_take_config(struct tb_worker *w, struct tb_gen *gen)
     w->cfg = cfg;
     /* Room for the request head, the response head, and rewritten values. */
     w->arena_cap = 2 * cfg->max_header_size + 64 * 1024;
-    ms_to_timeval(cfg->header_timeout_ms, &w->tv_header);
-    ms_to_timeval(cfg->idle_timeout_ms, &w->tv_idle);
-    ms_to_timeval(cfg->drain_timeout_ms, &w->tv_drain);
+    tb_ms_to_timeval(cfg->header_timeout_ms, &w->tv_header);
+    tb_ms_to_timeval(cfg->idle_timeout_ms, &w->tv_idle);
+    tb_ms_to_timeval(cfg->drain_timeout_ms, &w->tv_drain);
 }
 
 static bool worker_access_log_changed(const struct tb_config *a, const struct tb_config *b)
@@ -338,7 +338,7 @@ int tb_worker_init(struct tb_worker *w, unsigned id, struct tb_gen *gen, const i
     tb_list_init(&w->idle_upstreams);
     worker_take_config(w, gen);
     w->arena_first_size = WORKER_ARENA_FIRST_SIZE;
-    ms_to_timeval(2000, &w->tv_linger);
+    tb_ms_to_timeval(2000, &w->tv_linger);
     if (tb_rng_seed(&w->rng) != TB_OK) {
         tb_log(TB_LOG_ERROR, "worker_init", " worker=%u error=\"no entropy for ids\"", id);
         goto fail_fds;

@@ -148,6 +148,9 @@ struct tb_arena *tb_worker_arena_get(struct tb_worker *w);
 /** Returns `arena` to the cache (or frees it when the cache is full). */
 void tb_worker_arena_put(struct tb_worker *w, struct tb_arena *arena);
 
+/** Writes `ms` milliseconds as a timeval (for libevent timeouts). */
+void tb_ms_to_timeval(uint64_t ms, struct timeval *tv);
+
 /** Milliseconds on a monotonic clock. */
 uint64_t tb_worker_now_ms(void);
 
